@@ -1,0 +1,63 @@
+"""Frames the server sends, and the names of the groups they go to.
+
+Frames are built from stored rows only, so nothing reaches a client that is not in the
+database. ``encode`` is called once per message, never once per receiver.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chat.models import Message
+
+Frame = dict[str, Any]
+
+
+def encode(frame: Frame) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def author_frame(message: Message, role: str) -> Frame:
+    author = message.author
+    return {"username": author.username, "display_name": author.public_name, "role": role}
+
+
+def message_new(message: Message, *, role: str) -> Frame:
+    frame: Frame = {
+        "type": "message.new",
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author": author_frame(message, role),
+        "body": message.body,
+        "sent_at": message.sent_at.isoformat(),
+    }
+    if message.status != "delivered":
+        # Only the author ever receives a held message (in a replay), marked as such.
+        frame["status"] = message.status
+    return frame
+
+
+def message_ack(message: Message) -> Frame:
+    status = "held" if message.status == "held" else "delivered"
+    return {
+        "type": "message.ack",
+        "client_id": message.client_id,
+        "seq": message.seq,
+        "status": status,
+    }
+
+
+def resume_done(last_seq: int) -> Frame:
+    return {"type": "resume.done", "last_seq": last_seq}
+
+
+def error(code: str, detail: str, client_id: str | None = None) -> Frame:
+    frame: Frame = {"type": "error", "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame

@@ -1,0 +1,41 @@
+"""Messages: the record of truth for everything said in a room."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class MessageStatus(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    HELD = "held", "Held for review"
+    HIDDEN = "hidden", "Hidden by staff"
+
+
+class Message(models.Model):
+    room = models.ForeignKey("rooms.Room", on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages"
+    )
+    # Strictly increasing per room, handed out under the room's row lock.
+    seq = models.BigIntegerField()
+    client_id = models.CharField(max_length=64)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=MessageStatus.choices, default=MessageStatus.DELIVERED
+    )
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),
+            # Idempotent sends: the same client_id from the same author is one message.
+            models.UniqueConstraint(
+                fields=["room", "author", "client_id"], name="message_unique_client_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} in room {self.room_id}"

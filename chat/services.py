@@ -1,0 +1,112 @@
+"""Writes for chat: posting a message, the one path every message takes.
+
+``message_post`` is called by the consumer through ``database_sync_to_async`` and by tests
+directly. It checks, cleans, stores and returns the frames to send; it sends nothing itself,
+so that nothing reaches anyone before the transaction has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from chat import events
+from chat.models import Message, MessageStatus
+from chat.sanitize import clean_body
+from chat.throttle import check_rate, check_slow_mode
+from rooms.access import Refusal, RoomAccess, check_may_post
+from rooms.models import Membership, Room
+
+
+class PostRefused(Refusal):
+    pass
+
+
+@dataclass(frozen=True)
+class PostResult:
+    message: Message
+    created: bool
+    # The frame for the room's members; None when nothing goes to the room
+    # (a held message, or a resent client_id whose message went out already).
+    broadcast: events.Frame | None
+
+    @property
+    def ack(self) -> events.Frame:
+        return events.message_ack(self.message)
+
+
+def _existing(access: RoomAccess, client_id: str) -> Message | None:
+    return Message.objects.filter(room=access.room, author=access.user, client_id=client_id).first()
+
+
+def _next_seq(room_id: int) -> int:
+    # One statement that increments and returns under the row lock, held until commit:
+    # concurrent writers in any number of processes queue here, so seq never repeats.
+    table = Room._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [room_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise PostRefused("not_found", "This room no longer exists.")
+    return int(row[0])
+
+
+def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult:
+    """Store a member's message and return what to acknowledge and broadcast.
+
+    Idempotent on (room, author, client_id): resending returns the first message's result
+    and stores nothing new.
+    """
+    existing = _existing(access, client_id)
+    if existing is not None:
+        return PostResult(message=existing, created=False, broadcast=None)
+
+    # Mutes, locks and slow mode change while a socket is open: read them fresh.
+    membership = (
+        Membership.objects.select_related("room", "user").filter(pk=_membership_pk(access)).first()
+    )
+    fresh = RoomAccess(
+        user=access.user, room=membership.room if membership else access.room, membership=membership
+    )
+    check_may_post(fresh)
+    text = clean_body(body)
+    if not text:
+        raise PostRefused("empty_body", "That message is empty once formatting is removed.")
+    if len(text) > settings.CHAT_MAX_BODY:
+        raise PostRefused("too_long", f"Messages can be up to {settings.CHAT_MAX_BODY} characters.")
+    check_rate(user_id=access.user.pk)
+    if membership is not None and not membership.leads_room:
+        check_slow_mode(
+            room_id=fresh.room.pk, user_id=access.user.pk, seconds=fresh.room.slow_mode_seconds
+        )
+
+    try:
+        with transaction.atomic():
+            seq = _next_seq(fresh.room.pk)
+            message = Message.objects.create(
+                room=fresh.room,
+                author=access.user,
+                seq=seq,
+                client_id=client_id,
+                body=text,
+                status=MessageStatus.DELIVERED,
+            )
+    except IntegrityError:
+        # The same client_id raced in on another connection; that one won.
+        existing = _existing(access, client_id)
+        if existing is None:
+            raise
+        return PostResult(message=existing, created=False, broadcast=None)
+
+    role = membership.role if membership is not None else "participant"
+    broadcast = events.message_new(message, role=role) if message.status == "delivered" else None
+    return PostResult(message=message, created=True, broadcast=broadcast)
+
+
+def _membership_pk(access: RoomAccess) -> int | None:
+    return access.membership.pk if access.membership is not None else None

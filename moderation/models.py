@@ -1,0 +1,1 @@
+"""Flags, escalations and the audit log (filled in by the moderation work)."""

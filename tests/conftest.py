@@ -1,0 +1,179 @@
+"""Shared fixtures: people and rooms, signed-in sockets, real daphne processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from rooms.models import MemberRole, Role, Room, RoomKind, User
+from rooms.services import agreement_accept, membership_add
+
+REPO = Path(__file__).resolve().parent.parent
+ORIGIN = "http://127.0.0.1"
+
+
+@dataclass
+class World:
+    """The demo-like world most tests need."""
+
+    alex: User
+    sam: User
+    jordan: User
+    fran: User
+    morgan: User
+    casey: User
+    outsider: User
+    circle: Room
+    mentoring: Room
+
+
+def make_user(username: str, role: Role = Role.PARTICIPANT) -> User:
+    return User.objects.create_user(
+        username=username, password="pw-for-tests-only", display_name=username.title(), role=role
+    )
+
+
+def join(user: User, room: Room, role: MemberRole = MemberRole.PARTICIPANT) -> None:
+    agreement_accept(membership=membership_add(user=user, room=room, role=role))
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    people = {
+        "alex": make_user("alex"),
+        "sam": make_user("sam"),
+        "jordan": make_user("jordan"),
+        "fran": make_user("fran", Role.FACILITATOR),
+        "morgan": make_user("morgan", Role.MENTOR),
+        "casey": make_user("casey", Role.ONCALL),
+        "outsider": make_user("outsider"),
+    }
+    circle = Room.objects.create(slug="evening-circle", title="Evening circle", kind=RoomKind.GROUP)
+    mentoring = Room.objects.create(
+        slug="alex-morgan", title="Alex and Morgan", kind=RoomKind.MENTORING
+    )
+    join(people["fran"], circle, MemberRole.FACILITATOR)
+    for name in ("alex", "sam", "jordan"):
+        join(people[name], circle)
+    join(people["morgan"], mentoring, MemberRole.MENTOR)
+    join(people["alex"], mentoring)
+    return World(**people, circle=circle, mentoring=mentoring)
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+@pytest.fixture
+def cookies(world: World) -> dict[str, str]:
+    """A session cookie header value per user name."""
+    return {
+        name: session_cookie(getattr(world, name))
+        for name in ("alex", "sam", "jordan", "fran", "morgan", "casey", "outsider")
+    }
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using now (the test database)."""
+    s = connection.settings_dict
+    if s["ENGINE"] != "django.db.backends.postgresql":
+        raise RuntimeError("server-process tests need PostgreSQL (set DATABASE_URL)")
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+@dataclass
+class ServerProcess:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", **extra}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+@pytest.fixture
+def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real daphne processes on free ports against the test database and Redis."""
+    started: list[ServerProcess] = []
+
+    def start(**env: str) -> ServerProcess:
+        port = free_port()
+        log = open(Path(tempfile.gettempdir()) / f"peersupport-daphne-{port}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "config.asgi:application",
+            ],
+            cwd=REPO,
+            env=server_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = ServerProcess(port=port, proc=proc)
+        started.append(server)
+        wait_for_port(port, proc)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                server.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
