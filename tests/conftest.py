@@ -14,13 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.conf import settings
+from django.db import connection, connections
 from django.test import Client
 
 from rooms.models import MemberRole, Role, Room, RoomKind, User
 from rooms.services import agreement_accept, membership_add
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Consumers run queries in asgiref's worker thread, whose persistent connection would
+# outlive a test and block the test database's teardown: close after every call instead.
+connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+# Password hashing is slow by design; tests create many users.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ORIGIN = "http://127.0.0.1"
 
 
