@@ -16,7 +16,7 @@ from chat import events
 from chat.models import Message, MessageStatus
 from chat.sanitize import clean_body
 from chat.throttle import check_rate, check_slow_mode
-from rooms.access import Refusal, RoomAccess, check_may_post
+from rooms.access import AccessDenied, Refusal, RoomAccess, check_may_post
 from rooms.models import Membership, Room
 
 
@@ -66,13 +66,15 @@ def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult
     if existing is not None:
         return PostResult(message=existing, created=False, broadcast=None)
 
-    # Mutes, locks and slow mode change while a socket is open: read them fresh.
+    # Mutes, locks, removals and slow mode change while a socket is open: read them fresh.
     membership = (
-        Membership.objects.select_related("room", "user").filter(pk=_membership_pk(access)).first()
+        Membership.objects.select_related("room").filter(pk=access.membership.pk).first()
+        if access.membership is not None
+        else None
     )
-    fresh = RoomAccess(
-        user=access.user, room=membership.room if membership else access.room, membership=membership
-    )
+    if membership is None:
+        raise AccessDenied("forbidden", "You are no longer a member of this room.")
+    fresh = RoomAccess(user=access.user, room=membership.room, membership=membership)
     check_may_post(fresh)
     text = clean_body(body)
     if not text:
@@ -80,7 +82,7 @@ def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult
     if len(text) > settings.CHAT_MAX_BODY:
         raise PostRefused("too_long", f"Messages can be up to {settings.CHAT_MAX_BODY} characters.")
     check_rate(user_id=access.user.pk)
-    if membership is not None and not membership.leads_room:
+    if not membership.leads_room:
         check_slow_mode(
             room_id=fresh.room.pk, user_id=access.user.pk, seconds=fresh.room.slow_mode_seconds
         )
@@ -103,10 +105,7 @@ def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult
             raise
         return PostResult(message=existing, created=False, broadcast=None)
 
-    role = membership.role if membership is not None else "participant"
-    broadcast = events.message_new(message, role=role) if message.status == "delivered" else None
+    broadcast = (
+        events.message_new(message, role=membership.role) if message.status == "delivered" else None
+    )
     return PostResult(message=message, created=True, broadcast=broadcast)
-
-
-def _membership_pk(access: RoomAccess) -> int | None:
-    return access.membership.pk if access.membership is not None else None

@@ -9,7 +9,10 @@ class PeerUserAdmin(UserAdmin):
     list_display = ("username", "display_name", "role", "is_active", "is_staff")
     list_filter = ("role", "is_active", "is_staff")
     search_fields = ("username", "display_name")
-    fieldsets = (*UserAdmin.fieldsets, ("On the platform", {"fields": ("display_name", "role")}))
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("On the platform", {"fields": ("display_name", "role")}),
+    )
     add_fieldsets = (
         *UserAdmin.add_fieldsets,
         ("On the platform", {"fields": ("display_name", "role")}),
