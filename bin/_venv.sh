@@ -15,8 +15,13 @@ stamp=".venv/.installed-$hash-${VENV_EXTRAS:-base}"
 # The dev install is a superset of the base one.
 if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$hash-dev" ]; then
   echo "Installing dependencies into .venv ..."
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${VENV_EXTRAS:+[$VENV_EXTRAS]}"
+  log=.venv/install.log
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+         .venv/bin/python -m pip install --quiet -e ".${VENV_EXTRAS:+[$VENV_EXTRAS]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "Installing dependencies failed (log above, also in $log)." >&2
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

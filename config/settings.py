@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -184,6 +185,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # production's release step collects and compresses them.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Without collectstatic there is no STATIC_ROOT yet; the finders serve the files instead.
+warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers.base")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Chat behaviour.
