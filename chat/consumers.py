@@ -10,6 +10,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import events, fanout, protocol, selectors, services
+from moderation.ladder import ensure_in_process_ladder
+from moderation.services import message_report
 from rooms.access import AccessDenied, Refusal, RoomAccess, access_room
 
 logger = logging.getLogger(__name__)
@@ -18,7 +20,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # Group events whose handlers do no ORM work: they skip the per-event
 # close_old_connections thread hop that Channels 4.2+ adds in dispatch().
-_NO_DB_EVENTS = frozenset({"room.message", "room.skip"})
+_NO_DB_EVENTS = frozenset({"room.message", "room.skip", "room.control"})
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -54,6 +56,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
+        ensure_in_process_ladder()
         # Join before reading the room's position, so no message falls between the two.
         self.group = events.room_group(self.access.room.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -79,9 +82,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 case protocol.Resume():
                     await self._replay(frame.after_seq)
                 case protocol.ReportMessage():
-                    await self._send(
-                        events.error("not_supported", "Reports are not available yet.")
+                    outbox = await database_sync_to_async(message_report)(
+                        access=self.access, seq=frame.seq, reason=frame.reason
                     )
+                    await fanout.send_outbox(outbox, self._send)
         except protocol.ProtocolError as exc:
             await self._send(events.error(exc.code, exc.detail, exc.client_id))
         except Refusal as exc:
@@ -98,6 +102,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
         # Stored and committed: acknowledge first, then fan out.
         await self._send(result.ack)
+        await fanout.send_outbox(result.outbox, self._send)
         if result.broadcast is not None:
             await fanout.publish_message(
                 room_id=self.access.room.pk,
@@ -149,6 +154,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=events.encode(frame))
         self.last_seq = seq
         await self.send(text_data=event["text"])
+
+    async def room_control(self, event: dict[str, Any]) -> None:
+        """A moderation notice: for the whole room, or for one user's sockets."""
+        if event.get("user_id") not in (None, self.access.user.pk):
+            return
+        await self.send(text_data=event["text"])
+        if event.get("close"):
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def room_skip(self, event: dict[str, Any]) -> None:
         if event["seq"] == self.last_seq + 1:

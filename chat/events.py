@@ -7,11 +7,39 @@ database. ``encode`` is called once per message, never once per receiver.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from chat.models import Message
 
 Frame = dict[str, Any]
+GroupEvent = dict[str, Any]
+
+
+@dataclass
+class Outbox:
+    """What to send once the transaction has committed, never before.
+
+    ``sender`` frames go to the socket that made the change; ``groups`` are channel-layer
+    events for group names (room sockets, staff sockets).
+    """
+
+    sender: list[Frame] = field(default_factory=list)
+    groups: list[tuple[str, GroupEvent]] = field(default_factory=list)
+
+    def extend(self, other: Outbox) -> None:
+        self.sender.extend(other.sender)
+        self.groups.extend(other.groups)
+
+
+def staff_event(frame: Frame) -> GroupEvent:
+    """A frame for every staff socket in a group, encoded once."""
+    return {"type": "staff.frame", "text": encode(frame)}
+
+
+def room_control(frame: Frame, *, user_id: int | None = None, close: bool = False) -> GroupEvent:
+    """A frame for the room's sockets (or only ``user_id``'s), optionally closing them."""
+    return {"type": "room.control", "text": encode(frame), "user_id": user_id, "close": close}
 
 
 def encode(frame: Frame) -> str:

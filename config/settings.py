@@ -194,6 +194,18 @@ CHAT_RATE_LIMIT = env_int("CHAT_RATE_LIMIT", 60)  # messages per user per minute
 CHAT_MAX_BODY = env_int("CHAT_MAX_BODY", 4000)  # characters
 CHAT_RESUME_BATCH = 500  # messages fetched from the database per replay query
 ESCALATION_ACK_SECONDS = env_int("ESCALATION_ACK_SECONDS", 120)
+if ESCALATION_ACK_SECONDS < 1:
+    raise ImproperlyConfigured("ESCALATION_ACK_SECONDS must be at least 1.")
+# The crisis detector, by dotted path: a callable (text, recent=()) -> Assessment.
+MODERATION_DETECTOR = os.environ.get("MODERATION_DETECTOR", "moderation.detection.screen")
+# How many of the sender's recent messages in the room the detector reads, and how far back.
+MODERATION_RECENT_MESSAGES = 3
+MODERATION_RECENT_SECONDS = 2 * 60 * 60
+# Crisis lines shown to a person at risk: this locale's, and the international ones.
+CRISIS_LINES_LOCALE = os.environ.get("CRISIS_LINES_LOCALE", "en-US")
+# Without Redis the worker process cannot reach the web process's sockets, so the embedded
+# setup runs the escalation ladder inside the web process instead.
+ESCALATION_LADDER_IN_PROCESS = env_bool("ESCALATION_LADDER_IN_PROCESS", not REDIS_URL)
 
 LOGGING = {
     "version": 1,

@@ -39,6 +39,15 @@ class User(AbstractUser):
 class RoomKind(models.TextChoices):
     GROUP = "group", "Peer-led group"
     MENTORING = "mentoring", "One-on-one mentoring"
+    CHECKIN = "checkin", "Private check-in"
+
+
+class HoldFrom(models.TextChoices):
+    """From which screening level messages are held for review in this room."""
+
+    HIGH = "high", "Hold from high (stricter)"
+    IMMINENT = "imminent", "Hold imminent risk (default)"
+    NEVER = "never", "Do not hold for level alone (method detail is still held)"
 
 
 class Room(models.Model):
@@ -54,6 +63,7 @@ class Room(models.Model):
     agreement_version = models.PositiveIntegerField(default=1)
     is_locked = models.BooleanField(default=False)
     slow_mode_seconds = models.PositiveIntegerField(default=0)
+    hold_from = models.CharField(max_length=16, choices=HoldFrom.choices, default=HoldFrom.IMMINENT)
     # The last seq handed out in this room; messages take the next one under a row lock.
     last_seq = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from moderation.defaults import seed_defaults
 from rooms.models import MemberRole, Membership, Role, Room, RoomKind, User
 from rooms.services import agreement_accept, membership_add
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         # hundreds seeds in seconds, not minutes).
         password_hash = make_password(password)
         with transaction.atomic():
+            seed_defaults()
             users = {
                 name: self._user(name, shown, role, password_hash) for name, shown, role in PEOPLE
             }
