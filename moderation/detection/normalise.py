@@ -1,0 +1,335 @@
+"""Text normalisation: undo the spellings people use to get past word filters.
+
+Every step works on the whole message with one compiled regex (or `str.translate`) and
+records what it changed, so that a match in the normalised text can be mapped back to the
+span of the original text that a facilitator will see. The tables (look-alike letters,
+leetspeak, emoji, slang and misspellings, the vocabulary used to re-join spaced-out
+words) are data: ``data/normalise.toml``.
+
+The steps, in order:
+
+1. Unicode: compatibility forms (NFKC: full-width and "fancy" letters), accents and
+   zalgo marks dropped, look-alike letters from other scripts mapped to Latin, zero-width
+   characters removed, emoji turned into words (``🪦`` -> ``grave``). Only runs on the
+   non-ASCII parts of a message.
+2. Lower case; hyphens and underscores become spaces (``self-harm`` = ``self harm``).
+3. Leetspeak and masking inside a word: ``k1ll``, ``5uicide``, ``d!e``, ``s*icidal``.
+   A digit is only read as a letter when the result is a known word or the digit sits
+   between letters, so ``3am``, ``60 days`` and ``ps5`` stay as they are.
+4. Letters spaced out or split by dots (``k m s``, ``c.u.t``), re-joined and split into
+   known words (``k i l l m y s e l f`` -> ``kill myself``).
+5. Stretched letters (``sooo``, ``diiieee``) shortened to a known word.
+6. Slang, algospeak and common misspellings mapped to one plain spelling (``kms`` ->
+   ``kill myself``, ``sewer slide`` -> ``suicide``, ``gonna`` -> ``going to``).
+
+Apostrophes inside words are dropped after step 2 (``i'm`` = ``im``, ``don't`` = ``dont``),
+so that "missing apostrophes" are simply the normal form and the lexicon never writes one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# (new_start, new_end, old_start, old_end) for one replaced span, in text order.
+Edit = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """A normalised message and the way back to the original's offsets."""
+
+    original: str
+    text: str
+    steps: tuple[tuple[Edit, ...], ...] = ()
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of `text` to the span of `original` it came from."""
+        for edits in reversed(self.steps):
+            start = _map_back(edits, start, is_end=False)
+            end = _map_back(edits, end, is_end=True)
+        return start, max(start, end)
+
+
+def _map_back(edits: tuple[Edit, ...], pos: int, *, is_end: bool) -> int:
+    starts = [edit[0] for edit in edits]
+    if is_end:
+        index = bisect.bisect_left(starts, pos) - 1  # last edit starting before pos
+        if index < 0:
+            return pos
+        new_start, new_end, old_start, old_end = edits[index]
+        return old_end if pos <= new_end else pos - new_end + old_end
+    index = bisect.bisect_right(starts, pos) - 1  # last edit starting at or before pos
+    if index < 0:
+        return pos
+    new_start, new_end, old_start, old_end = edits[index]
+    return old_start if pos < new_end else pos - new_end + old_end
+
+
+def _tracked_sub(
+    pattern: re.Pattern[str], replace: Callable[[re.Match[str]], str], text: str
+) -> tuple[str, tuple[Edit, ...]]:
+    """`pattern.sub(replace, text)`, also returning the edits it made."""
+    parts: list[str] = []
+    edits: list[Edit] = []
+    last = 0
+    shift = 0
+    for match in pattern.finditer(text):
+        new = replace(match)
+        old_start, old_end = match.span()
+        if new == match.group():
+            continue
+        parts.append(text[last:old_start])
+        parts.append(new)
+        new_start = old_start + shift
+        edits.append((new_start, new_start + len(new), old_start, old_end))
+        shift += len(new) - (old_end - old_start)
+        last = old_end
+    if not edits:
+        return text, ()
+    parts.append(text[last:])
+    return "".join(parts), tuple(edits)
+
+
+class _Tables:
+    """The data of data/normalise.toml, compiled once."""
+
+    def __init__(self, data: dict[str, object], extra_vocabulary: Iterable[str]) -> None:
+        self.confusables: dict[str, str] = _str_map(data, "confusables")
+        self.emoji: dict[str, str] = _str_map(data, "emoji")
+        self.leet: dict[str, str] = _str_map(data, "leet")
+        slang = _str_map(data, "slang")
+        self.slang = {_slang_key(key): value for key, value in slang.items()}
+        self.mask_targets: tuple[str, ...] = tuple(_str_list(data, "mask_targets"))
+        vocabulary = set(_str_list(data, "vocabulary"))
+        vocabulary.update(extra_vocabulary)
+        for key, value in slang.items():
+            vocabulary.update(key.replace("'", "").split())
+            vocabulary.update(value.split())
+        vocabulary.update(self.mask_targets)
+        self.vocabulary = frozenset(word for word in vocabulary if word.isalpha())
+        self.max_word = max((len(word) for word in self.vocabulary), default=1)
+
+        leet_chars = "".join(sorted(self.leet)) + "*"
+        cls = re.escape(leet_chars)
+        # A token in which a leet character touches a letter.
+        self.leet_re = re.compile(
+            rf"[a-z0-9{cls}]*(?:[a-z][0-9{cls}]|[0-9{cls}][a-z])[a-z0-9{cls}]*"
+        )
+        self.spaced_re = re.compile(
+            r"(?<![a-z0-9'])[a-z](?:(?: ?[.*]? ?| {1,2})[a-z](?![a-z0-9'])){2,}"
+        )
+        self.stretched_re = re.compile(r"[a-z]*([a-z])\1\1[a-z]*")
+        keys = sorted(slang, key=len, reverse=True)
+        alternatives = "|".join(_slang_pattern(key) for key in keys)
+        self.slang_re = re.compile(rf"(?<![a-z0-9'])(?:{alternatives})(?![a-z0-9])")
+        self.hyphen_table = str.maketrans({"-": " ", "_": " ", "\u2019": "'", "`": "'"})
+
+
+def _str_map(data: dict[str, object], name: str) -> dict[str, str]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"normalise.toml: [{name}] must be a table")
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):  # a sub-table grouping entries, for comments
+            for sub_key, sub_value in value.items():
+                out[str(sub_key)] = str(sub_value)
+        else:
+            out[str(key)] = str(value)
+    return out
+
+
+def _str_list(data: dict[str, object], name: str) -> list[str]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"normalise.toml: [{name}] must be a table")
+    words = table.get("words", [])
+    if not isinstance(words, list):
+        raise ValueError(f"normalise.toml: [{name}].words must be a list")
+    return [str(word) for word in words]
+
+
+def _slang_key(key: str) -> str:
+    return " ".join(key.replace("'", "").split())
+
+
+def _slang_pattern(key: str) -> str:
+    return r"\s+".join(re.escape(part) for part in key.replace("'", "").split())
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    from moderation.detection.lexicon import lexicon_vocabulary
+
+    with (DATA_DIR / "normalise.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    return _Tables(data, lexicon_vocabulary())
+
+
+_APOSTROPHE = re.compile(r"(?<=[a-z0-9])'(?=[a-z])")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0f\ufe0e")
+
+
+def _unicode_run(tables: _Tables, run: str) -> str:
+    out: list[str] = []
+    for char in run:
+        if char in _ZERO_WIDTH:
+            continue
+        word = tables.emoji.get(char)
+        if word is not None:
+            out.append(f" {word} ")
+            continue
+        mapped = tables.confusables.get(char)
+        if mapped is not None:
+            out.append(mapped)
+            continue
+        folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", char).casefold())
+        stripped = "".join(c for c in folded if not unicodedata.combining(c))
+        out.append("".join(tables.confusables.get(c, c) for c in stripped))
+    return "".join(out)
+
+
+_NUMBERISH = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|h|hrs?|mins?|x|yo|yrs?|m|mg|ml|kg|lbs?|ish)?")
+
+
+def _decode_leet(tables: _Tables, token: str) -> str:
+    if _NUMBERISH.fullmatch(token):
+        return token
+    # Keep leading/trailing symbols that are punctuation or mentions ("@sam", "wow!!").
+    core_start, core_end = 0, len(token)
+    while core_start < core_end and not token[core_start].isalnum():
+        core_start += 1
+    while core_end > core_start and not token[core_end - 1].isalnum():
+        core_end -= 1
+    core = token[core_start:core_end]
+    if "*" in core:
+        resolved = _unmask(tables, core)
+        if resolved is not None:
+            return token[:core_start] + resolved + token[core_end:]
+    decoded = "".join(tables.leet.get(c, c) for c in core)
+    alternative = decoded
+    if "1" in core:  # "1" is read as "i" by default, as "l" when only that makes a word
+        alternative = "".join("l" if c == "1" else tables.leet.get(c, c) for c in core)
+    if not decoded.isalpha():
+        return token
+    if decoded in tables.vocabulary:
+        chosen = decoded
+    elif alternative in tables.vocabulary:
+        chosen = alternative
+    elif core[:1].isalpha() and core[-1:].isalpha():
+        chosen = decoded  # symbols only between letters: read them
+    else:
+        return token
+    return token[:core_start] + chosen + token[core_end:]
+
+
+@lru_cache(maxsize=256)
+def _mask_regex(masked: str) -> re.Pattern[str]:
+    return re.compile("".join("[a-z]" if c == "*" else re.escape(c) for c in masked))
+
+
+def _unmask(tables: _Tables, core: str) -> str | None:
+    if core.count("*") > len(core) // 2:
+        return None
+    pattern = _mask_regex(core)
+    for word in tables.mask_targets:
+        if len(word) == len(core) and pattern.fullmatch(word):
+            return word
+    return None
+
+
+def _segment(tables: _Tables, letters: str) -> str:
+    """Split a run of letters into known words, fewest pieces and unknown letters first."""
+    n = len(letters)
+    unknown_cost = 3
+    best: list[tuple[int, int]] = [(0, 0)] + [(10**9, 0)] * n
+    for end in range(1, n + 1):
+        for start in range(max(0, end - tables.max_word), end):
+            piece = letters[start:end]
+            if piece in tables.vocabulary:
+                cost = best[start][0] + 1
+            elif end - start == 1:
+                cost = best[start][0] + unknown_cost
+            else:
+                continue
+            if cost < best[end][0]:
+                best[end] = (cost, start)
+    words: list[str] = []
+    end = n
+    while end > 0:
+        start = best[end][1]
+        words.append(letters[start:end])
+        end = start
+    return " ".join(reversed(words))
+
+
+def _join_spaced(tables: _Tables, match: re.Match[str]) -> str:
+    letters = "".join(c for c in match.group() if c.isalpha())
+    return _segment(tables, letters)
+
+
+def _unstretch(tables: _Tables, match: re.Match[str]) -> str:
+    token = match.group()
+    runs = [(m.start(), m.end()) for m in re.finditer(r"([a-z])\1\1+", token)]
+    if len(runs) > 4:
+        return re.sub(r"([a-z])\1+", r"\1", token)
+    candidates: list[str] = []
+    for mask in range(1 << len(runs)):
+        pieces: list[str] = []
+        last = 0
+        for bit, (start, end) in enumerate(runs):
+            pieces.append(token[last:start])
+            pieces.append(token[start] * (2 if mask >> bit & 1 else 1))
+            last = end
+        pieces.append(token[last:])
+        candidates.append("".join(pieces))
+    for candidate in candidates:
+        if candidate in tables.vocabulary:
+            return candidate
+    return candidates[0]
+
+
+def normalise(text: str) -> Normalised:
+    """Normalise a message for matching; see the module docstring for the steps."""
+    tables = _tables()
+    steps: list[tuple[Edit, ...]] = []
+    current = text
+    if not current.isascii():
+        current, edits = _tracked_sub(
+            _NON_ASCII, lambda m: _unicode_run(tables, m.group()), current
+        )
+        if edits:
+            steps.append(edits)
+    lowered = current.lower()
+    if len(lowered) != len(current):  # a few non-ASCII letters grow when lowered
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in current)
+    current = lowered.translate(tables.hyphen_table)
+    if "'" in current:  # "i'm" = "im", "don't" = "dont": patterns are written without
+        current, edits = _tracked_sub(_APOSTROPHE, lambda m: "", current)
+        if edits:
+            steps.append(edits)
+
+    current, edits = _tracked_sub(
+        tables.leet_re, lambda m: _decode_leet(tables, m.group()), current
+    )
+    if edits:
+        steps.append(edits)
+    for pattern, replace in (
+        (tables.spaced_re, lambda m: _join_spaced(tables, m)),
+        (tables.stretched_re, lambda m: _unstretch(tables, m)),
+        (tables.slang_re, lambda m: tables.slang.get(_slang_key(m.group()), m.group())),
+    ):
+        current, edits = _tracked_sub(pattern, replace, current)
+        if edits:
+            steps.append(edits)
+    return Normalised(original=text, text=current, steps=tuple(steps))
