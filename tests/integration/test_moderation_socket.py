@@ -270,11 +270,8 @@ async def test_tools_are_for_the_rooms_own_leaders(world: World, cookies: dict[s
     assert (await recv_type(morgan, "action.done"))["action"] == "room.lock"
     await send(morgan, "not json")
     assert (await recv_type(morgan, "error"))["code"] == "bad_json"
-    assert not await database_sync_to_async(
-        Room.objects.get(slug="evening-circle")
-        .__class__.objects.filter(slug="evening-circle", is_locked=True)
-        .exists
-    )()
+    locked = Room.objects.filter(slug="evening-circle", is_locked=True).exists
+    assert not await database_sync_to_async(locked)()
     await close_all(morgan)
 
 
