@@ -39,7 +39,15 @@ async def chatter(port: int, cookie: str, interval: float, stop: asyncio.Event) 
         reader = asyncio.create_task(drain())
         await asyncio.sleep(random.random() * interval)
         while not stop.is_set() and sent < 10_000:
-            await ws.send(json.dumps({"type": "message.send", "client_id": f"c{sent}-{random.random()}", "body": random.choice(CHAT)}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "client_id": f"c{sent}-{random.random()}",
+                        "body": random.choice(CHAT),
+                    }
+                )
+            )
             sent += 1
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
@@ -49,18 +57,36 @@ async def chatter(port: int, cookie: str, interval: float, stop: asyncio.Event) 
     return sent
 
 
-async def measure(port: int, cookies: dict[str, str], chatters: list[str], room_rate: float, samples: int) -> list[float]:
+async def measure(
+    port: int, cookies: dict[str, str], chatters: list[str], room_rate: float, samples: int
+) -> list[float]:
     stop = asyncio.Event()
     interval = len(chatters) / room_rate if room_rate > 0 else 3600
     tasks = [asyncio.create_task(chatter(port, cookies[name], interval, stop)) for name in chatters]
     headers = lambda name: {"Cookie": cookies[name], "Origin": f"http://127.0.0.1:{port}"}  # noqa: E731
     latencies: list[float] = []
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/staff/", additional_headers=headers("casey"), max_queue=None) as casey, \
-            websockets.connect(f"ws://127.0.0.1:{port}/ws/rooms/evening-circle/", additional_headers=headers("jordan"), max_queue=None) as jordan:
+    async with (
+        websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/staff/", additional_headers=headers("casey"), max_queue=None
+        ) as casey,
+        websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/rooms/evening-circle/",
+            additional_headers=headers("jordan"),
+            max_queue=None,
+        ) as jordan,
+    ):
         await asyncio.sleep(2)  # let the room warm up
         for n in range(samples):
             sent = time.monotonic()
-            await jordan.send(json.dumps({"type": "message.send", "client_id": f"crisis-{n}-{random.random()}", "body": IMMINENT}))
+            await jordan.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "client_id": f"crisis-{n}-{random.random()}",
+                        "body": IMMINENT,
+                    }
+                )
+            )
             async with asyncio.timeout(10):
                 while True:
                     frame = json.loads(await casey.recv())
@@ -75,9 +101,16 @@ async def measure(port: int, cookies: dict[str, str], chatters: list[str], room_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--chatters", type=int, default=100)
-    parser.add_argument("--room-rate", type=float, default=10.0, help="room messages per second, all chatters together")
+    parser.add_argument(
+        "--room-rate",
+        type=float,
+        default=10.0,
+        help="room messages per second, all chatters together",
+    )
     parser.add_argument("--samples", type=int, default=40)
     args = parser.parse_args()
     env = bench_env(ESCALATION_ACK_SECONDS="3600")
@@ -85,9 +118,13 @@ def main() -> None:
     chatters = [f"peer{n:03d}" for n in range(1, args.chatters + 1)]
     cookies = sessions_for(env, [*chatters, "casey", "jordan"])
     backend = "PostgreSQL + Redis" if "DATABASE_URL" in env and "REDIS_URL" in env else "embedded"
-    with server(env) as port:
-        latencies = asyncio.run(measure(port, cookies, chatters, args.room_rate, args.samples))
-    print(f"send -> escalation.new at on-call ({backend}, daphne, {args.chatters} chatters at {args.room_rate}/s): {summary_ms(latencies)}")
+    with server(env) as daphne:
+        latencies = asyncio.run(
+            measure(daphne.port, cookies, chatters, args.room_rate, args.samples)
+        )
+    print(
+        f"send -> escalation.new at on-call ({backend}, daphne, {args.chatters} chatters at {args.room_rate}/s): {summary_ms(latencies)}"
+    )
 
 
 if __name__ == "__main__":

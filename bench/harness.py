@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,7 +44,9 @@ def prepare_world(env: dict[str, str], crowd: int) -> None:
 def sessions_for(env: dict[str, str], usernames: Sequence[str]) -> dict[str, str]:
     """Session cookies made directly in the database (logging in over HTTP hashes a
     password per user, which would dominate a bench's set-up)."""
-    os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL", "PEERSUPPORT_VAR_DIR")})
+    os.environ.update(
+        {k: v for k, v in env.items() if k in ("DATABASE_URL", "REDIS_URL", "PEERSUPPORT_VAR_DIR")}
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -73,17 +76,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Server:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
 @contextmanager
-def server(env: dict[str, str], kind: str = "daphne") -> Iterator[int]:
+def server(env: dict[str, str], kind: str = "daphne") -> Iterator[Server]:
     """A real server process on a free port of 127.0.0.1; stopped on exit."""
     port = free_port()
-    if kind == "daphne":
-        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    if kind == "raw":
+        cmd = [sys.executable, str(REPO / "bench" / "raw_server.py"), str(port)]
+    elif kind == "daphne":
+        cmd = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ]
     elif kind == "uvicorn":
-        cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "config.asgi:application"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "config.asgi:application",
+        ]
     else:
         raise ValueError(kind)
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -96,7 +141,7 @@ def server(env: dict[str, str], kind: str = "daphne") -> Iterator[int]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{kind} did not start") from None
                 time.sleep(0.1)
-        yield port
+        yield Server(port=port, proc=proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

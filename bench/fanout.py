@@ -1,0 +1,219 @@
+"""Fan-out benchmark: the product under daphne and uvicorn against a raw `websockets` server.
+
+    python bench/fanout.py [--sizes 10,100,300] [--servers raw,daphne,uvicorn] [--quick]
+
+For each server and room size: a burst (5 senders x 40 messages back to back) and a steady
+load (10 messages a second for 10 s). Printed per run: deliveries per second (summed over
+receivers), send-to-receipt latency p50/p99/max, messages lost and duplicated (after the
+product's clients resume by seq), server CPU microseconds per delivery and peak memory.
+
+All clients are asyncio WebSocket clients in this process, signed in as real users of the
+demo world (seed_demo --crowd N). All traffic is on 127.0.0.1; every loop is bounded.
+Uses DATABASE_URL and REDIS_URL when set, else the embedded database and in-memory layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from harness import Server, bench_env, percentile, prepare_world, server, sessions_for
+
+BURST_SENDERS, BURST_EACH = 5, 40
+STEADY_RATE, STEADY_SECONDS = 10.0, 10.0
+DRAIN_TIMEOUT = 60.0
+
+
+@dataclass
+class Receiver:
+    name: str
+    seqs: list[int] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    last_receipt: float = 0.0
+    acks: dict[str, int] = field(default_factory=dict)
+
+
+async def _read(ws: Any, receiver: Receiver) -> None:
+    async for text in ws:
+        now = time.perf_counter()
+        frame = json.loads(text)
+        kind = frame["type"]
+        if kind == "message.new":
+            receiver.seqs.append(frame["seq"])
+            receiver.last_receipt = now
+            body = frame["body"]
+            if body.startswith("t="):
+                receiver.latencies.append(now - float(body[2:].split(" ", 1)[0]))
+        elif kind == "message.ack":
+            receiver.acks[frame["client_id"]] = frame["seq"]
+
+
+def _url(target: Server, kind: str) -> str:
+    return (
+        f"ws://127.0.0.1:{target.port}/"
+        if kind == "raw"
+        else f"ws://127.0.0.1:{target.port}/ws/rooms/evening-circle/"
+    )
+
+
+async def run_load(target: Server, kind: str, cookies: list[str], mode: str) -> dict[str, Any]:
+    receivers = [Receiver(str(n)) for n in range(len(cookies))]
+    sockets = []
+    for cookie in cookies:
+        sockets.append(
+            await websockets.connect(
+                _url(target, kind),
+                additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{target.port}"},
+                max_queue=None,
+                compression=None,
+                open_timeout=30,
+            )
+        )
+    readers = [asyncio.create_task(_read(ws, r)) for ws, r in zip(sockets, receivers, strict=True)]
+    await asyncio.sleep(1.0)
+    cpu_before = target.cpu_seconds()
+    started = time.perf_counter()
+    tag = f"{mode}-{time.time_ns()}"
+    if mode == "burst":
+        senders = sockets[:BURST_SENDERS]
+
+        async def blast(index: int, ws: Any) -> None:
+            for n in range(BURST_EACH):
+                body = f"t={time.perf_counter()} burst"
+                await ws.send(
+                    json.dumps(
+                        {"type": "message.send", "client_id": f"{tag}-{index}-{n}", "body": body}
+                    )
+                )
+
+        await asyncio.gather(*(blast(i, ws) for i, ws in enumerate(senders)))
+        expected = BURST_SENDERS * BURST_EACH
+    else:
+        ws = sockets[0]
+        count = int(STEADY_RATE * STEADY_SECONDS)
+        for n in range(count):
+            due = started + n / STEADY_RATE
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "message.send",
+                        "client_id": f"{tag}-{n}",
+                        "body": f"t={time.perf_counter()} steady",
+                    }
+                )
+            )
+        expected = count
+    # Wait until every receiver has every message, or the drain timeout.
+    deadline = time.perf_counter() + DRAIN_TIMEOUT
+    while time.perf_counter() < deadline and any(len(set(r.seqs)) < expected for r in receivers):
+        await asyncio.sleep(0.05)
+    finished = max((r.last_receipt for r in receivers), default=started)
+    cpu = target.cpu_seconds() - cpu_before
+    acked = sorted({seq for r in receivers for cid, seq in r.acks.items() if cid.startswith(tag)})
+    delivered = sum(len(r.seqs) for r in receivers)
+    duplicated = sum(len(r.seqs) - len(set(r.seqs)) for r in receivers)
+    missing = [set(acked) - set(r.seqs) for r in receivers]
+    lost_before_resume = sum(len(m) for m in missing)
+    lost = lost_before_resume
+    if kind != "raw" and lost_before_resume:
+        lost = await _resume_missing(target, cookies, missing)
+    for task in readers:
+        task.cancel()
+    for ws in sockets:
+        await ws.close()
+    latencies = [x for r in receivers for x in r.latencies]
+    elapsed = max(finished - started, 1e-9)
+    return {
+        "deliveries_per_s": delivered / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": max(latencies, default=float("nan")) * 1000,
+        "lost_before_resume": lost_before_resume,
+        "lost": lost,
+        "duplicated": duplicated,
+        "cpu_us_per_delivery": cpu / max(delivered, 1) * 1e6,
+        "peak_mib": target.peak_rss_mib(),
+        "expected": expected * len(receivers),
+        "delivered": delivered,
+    }
+
+
+async def _resume_missing(target: Server, cookies: list[str], missing: list[set[int]]) -> int:
+    """Reconnect every client that missed something and resume by seq; count what is still missing."""
+    still = 0
+    for cookie, gaps in zip(cookies, missing, strict=True):
+        if not gaps:
+            continue
+        after = min(gaps) - 1
+        async with websockets.connect(
+            f"ws://127.0.0.1:{target.port}/ws/rooms/evening-circle/?after_seq={after}",
+            additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{target.port}"},
+            max_queue=None,
+        ) as ws:
+            got: set[int] = set()
+            async with asyncio.timeout(30):
+                async for text in ws:
+                    frame = json.loads(text)
+                    if frame["type"] == "message.new":
+                        got.add(frame["seq"])
+                    elif frame["type"] == "resume.done":
+                        break
+        still += len(gaps - got)
+    return still
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10,100,300")
+    parser.add_argument("--servers", default="raw,daphne,uvicorn")
+    parser.add_argument("--modes", default="burst,steady")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = args.servers.split(",")
+    modes = args.modes.split(",")
+    env = bench_env()
+    prepare_world(env, max(sizes))
+    names = [f"peer{n:03d}" for n in range(1, max(sizes) + 1)]
+    sessions = sessions_for(env, names)
+    cookies = [sessions[n] for n in names]
+    header = f"{'server':<8} {'room':>5} {'load':<6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'dup':>4} {'cpu us/dlv':>10} {'peak MiB':>9}"
+    print(header)
+    results = {}
+    for kind in kinds:
+        for size in sizes:
+            for mode in modes:
+                with server(env, kind) as target:
+                    row = asyncio.run(run_load(target, kind, cookies[:size], mode))
+                results[(kind, size, mode)] = row
+                print(
+                    f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+                    f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['peak_mib']:>9.1f}"
+                    + (
+                        f"  (lost before resume: {row['lost_before_resume']})"
+                        if row["lost_before_resume"]
+                        else ""
+                    ),
+                    flush=True,
+                )
+    for size in sizes:
+        raw = results.get(("raw", size, "burst"))
+        if not raw:
+            continue
+        for kind in ("daphne", "uvicorn"):
+            row = results.get((kind, size, "burst"))
+            if row:
+                print(
+                    f"{kind} / raw, room of {size}, burst deliveries per second: {row['deliveries_per_s'] / raw['deliveries_per_s']:.2f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
