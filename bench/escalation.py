@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -49,10 +50,8 @@ async def chatter(port: int, cookie: str, interval: float, stop: asyncio.Event) 
                 )
             )
             sent += 1
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
         reader.cancel()
     return sent
 
