@@ -48,13 +48,18 @@ def start_worker(transactional_db: None) -> Iterator[Callable[[], subprocess.Pop
             proc.wait(timeout=10)
 
 
+@pytest.fixture
+def crisis_lines(transactional_db: None) -> None:
+    seed_defaults()
+
+
 async def test_the_escalation_ladder_across_processes(
+    crisis_lines: None,
     world: World,
     cookies: dict[str, str],
     start_daphne: Callable[..., ServerProcess],
     start_worker: Callable[[], subprocess.Popen[bytes]],
 ) -> None:
-    seed_defaults()
     env = {"ESCALATION_ACK_SECONDS": str(ACK_SECONDS)}
     one, two = start_daphne(**env), start_daphne(**env)
     worker = start_worker()
