@@ -11,7 +11,7 @@ docs/moderation.md.
 
 from moderation.detection.assessment import Assessment, Category, Evidence, Level
 from moderation.detection.lexicon import LexiconError
-from moderation.detection.screen import screen
+from moderation.detection.detector import screen
 
 __all__ = ["Assessment", "Category", "Evidence", "Level", "LexiconError", "screen"]
 

@@ -16,27 +16,27 @@ class Level(str, Enum):
 
     @property
     def rank(self) -> int:
-        return _RANK[self]
+        return _RANK[self.value]
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Level):
             return NotImplemented
-        return _RANK[self] < _RANK[other]
+        return _RANK[self.value] < _RANK[other.value]
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, Level):
             return NotImplemented
-        return _RANK[self] >= _RANK[other]
+        return _RANK[self.value] >= _RANK[other.value]
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, Level):
             return NotImplemented
-        return _RANK[self] > _RANK[other]
+        return _RANK[self.value] > _RANK[other.value]
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, Level):
             return NotImplemented
-        return _RANK[self] <= _RANK[other]
+        return _RANK[self.value] <= _RANK[other.value]
 
     def __hash__(self) -> int:
         return hash(self.value)
@@ -45,7 +45,7 @@ class Level(str, Enum):
         return self.value
 
 
-_RANK = {Level.NONE: 0, Level.WATCH: 1, Level.HIGH: 2, Level.IMMINENT: 3}
+_RANK = {"none": 0, "watch": 1, "high": 2, "imminent": 3}
 
 
 class Category(str, Enum):

@@ -127,21 +127,55 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     return True
 
 
-def _scan(matcher: Matcher, text: str, found: list[_Signal]) -> None:
-    owners = matcher.rule_of_group
-    for match in matcher.regex.finditer(text):
-        index = match.lastindex
-        rule = owners[index] if index is not None else None
-        if rule is not None:
-            found.append(_Signal(rule, match.start(), match.start(index), False))
+_WORD = re.compile(r"\w\w+")
+
+
+def _scan(
+    matcher: Matcher,
+    text: str,
+    words: dict[str, list[int]],
+    found: list[_Signal],
+) -> None:
+    """Run the patterns that can match: anchored ones at the words they start with, the
+    others over the text, each once."""
+    patterns = matcher.patterns
+    seen: set[tuple[int, int]] = set()
+    starts = matcher.starts
+    index = matcher.index
+    searched: set[int] = set(matcher.always)
+    for key, positions in words.items():
+        ids = starts.get(key)
+        if ids is not None:
+            for number in ids:
+                regex, rule = patterns[number]
+                for pos in positions:
+                    match = regex.match(text, pos)
+                    if match is not None and (number, pos) not in seen:
+                        seen.add((number, pos))
+                        found.append(_Signal(rule, pos, match.end(), False))
+        more = index.get(key)
+        if more is not None:
+            searched.update(more)
+    for number in searched:
+        regex, rule = patterns[number]
+        if regex.search(text) is None:  # the usual case, and the cheapest question
+            continue
+        for match in regex.finditer(text):
+            start = match.start()
+            if start and text[start - 1].isalnum():
+                continue  # patterns match from the start of a word only
+            found.append(_Signal(rule, start, match.end(), False))
 
 
 def _analyse(text: str, lex: Lexicon) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    _scan(lex.signals, norm, found)
-    _scan(lex.cues, norm, found)
+    words: dict[str, list[int]] = {}
+    for match in _WORD.finditer(norm):
+        words.setdefault(match.group()[:3], []).append(match.start())
+    _scan(lex.signals, norm, words, found)
+    _scan(lex.cues, norm, words, found)
     if not found:
         return _Analysis(normalised, (), ())
     facts = _Context(norm)
@@ -219,19 +253,19 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     for combo in lex.combos:
         if combo.level <= best_level and combo_evidence:
             continue
-        second = next(
-            (s for s in analysis.kept if not s.capped and s.rule.tags & combo.second), None
-        )
-        if second is None:
+        seconds = [s for s in analysis.kept if not s.capped and s.rule.tags & combo.second]
+        if not seconds:
             continue
-        first = next(
+        pair = next(
             (
-                s
-                for s in analysis.kept
-                if s is not second and not s.capped and s.rule.tags & combo.first
+                (f, s)
+                for s in seconds
+                for f in analysis.kept
+                if f is not s and not f.capped and f.rule.tags & combo.first
             ),
             None,
         )
+        first, second = pair if pair is not None else (None, seconds[0])
         first_evidence: Evidence | None = None
         if first is not None:
             first_evidence = _evidence(first, normalised, first.rule.id, None)

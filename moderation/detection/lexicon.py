@@ -1,17 +1,12 @@
-"""Load data/lexicon.toml and compile it, once, into a few fast matchers.
+"""Load data/lexicon.toml and compile it, once, into fast matchers.
 
-The rules are data; this module only checks and compiles them. All patterns of one group
-(risk signals; cues such as times and means) become ONE regular expression, so a message is
-scanned once per group whatever the number of rules. Two things keep that fast with the
-standard `re` module:
-
-- each alternative ends with an empty group ``()``, so ``match.lastindex`` names the
-  pattern that matched and ``match.start(lastindex)`` is where it ended, without a
-  capturing group at its start (a leading group would defeat the engine's quick
-  rejection of alternatives by their first character); the whole alternation sits in a
-  lookahead, so matches may overlap and every word start is tried;
-- alternatives are grouped by the set of characters they can start with, behind a
-  lookahead, so at each word start only the few alternatives that can match are tried.
+The rules are data; this module only checks and compiles them. Speed comes from an index
+rather than from one giant regular expression: for every pattern the compiler finds, in
+the parsed regex, a literal word that any match must contain (the rarest it can find) and
+files the pattern under that word's first three letters. A message is split into words
+once; only the patterns filed under its words' first three letters are run. A typical
+chat message so runs a handful of small anchored regexes instead of several hundred.
+Patterns with no such word (rare) are always run.
 """
 
 from __future__ import annotations
@@ -76,10 +71,17 @@ class Combo:
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """One compiled regex for a group of rules; group index -> rule."""
+    """The patterns of a group of rules, indexed by the words they need.
 
-    regex: re.Pattern[str]
-    rule_of_group: tuple[Rule | None, ...]
+    `starts[key]`: patterns whose match must START with a word beginning with `key`; they
+    are tried only there, anchored. `index[key]`: patterns whose match must contain such
+    a word somewhere; they are searched for in the whole text. `always`: the rest.
+    """
+
+    patterns: tuple[tuple[re.Pattern[str], Rule], ...]
+    starts: dict[str, tuple[int, ...]]
+    index: dict[str, tuple[int, ...]]
+    always: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,79 +118,186 @@ def _prepare(pattern: str) -> str:
     return pattern if prefix_only else pattern + r"(?![a-z0-9])"
 
 
-def _first_chars(pattern: str) -> frozenset[str] | None:
-    """The characters a pattern can start with, when that is easy to know."""
+# Literal words so common that filing a pattern under them would run it for most messages.
+# The most common ones weigh more.
+_VERY_COMMON = frozenset("the and you not for thi tha wit but all jus are was".split())
+_COMMON = frozenset(
+    "the thi tha the the and you for wit hav was are jus not but all wha can get abo whe som "
+    "fee eve kno lik rea wan goi don wou cou sho tim day now one out bec how who int fro had "
+    "has her his him the mor muc ver lot any las sta kee wor bac aga too sto tod thr fin ton "
+    "nig par see say tel tal thi als aft bef beg bee bei mak tak cam com did doe hel lov nee "
+    "sti str sur use wel wen wer wil yea yes las try sin".split()
+)
+_KEY_LENGTH = 3
+
+
+def _is_space(op: Any, arg: Any) -> bool:
+    constants = re._constants  # type: ignore[attr-defined]
+    if op is constants.LITERAL:
+        return chr(arg).isspace()
+    if op is constants.IN:
+        return any(
+            sub_op is constants.CATEGORY and sub_arg is constants.CATEGORY_SPACE
+            for sub_op, sub_arg in arg
+        )
+    if op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and arg[0] >= 1:
+        items = list(arg[2])
+        return len(items) == 1 and _is_space(*items[0])
+    return False
+
+
+def _required(items: Sequence[Any], run: str | None) -> tuple[list[frozenset[str]], str | None]:
+    """Sets of word prefixes of which a match of `items` must contain one.
+
+    `run` is the literal text read so far in the current word ("" at a word start, None
+    in the middle of a word that did not start with a literal); the second value returned
+    is the same after `items`.
+    """
+    constants = re._constants  # type: ignore[attr-defined]
+    groups: list[frozenset[str]] = []
+
+    def flush(text: str | None) -> None:
+        if text is not None and len(text) >= _KEY_LENGTH:
+            groups.append(frozenset([text[:_KEY_LENGTH]]))
+
+    for op, arg in items:
+        if _is_space(op, arg):
+            flush(run)
+            run = ""
+        elif op is constants.LITERAL:
+            if run is not None:
+                run += chr(arg)
+        elif op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+            continue
+        elif op is constants.SUBPATTERN:
+            inner, run = _required(list(arg[-1]), run)
+            groups.extend(inner)
+        elif op is constants.BRANCH:
+            options: set[str] = set()
+            complete = True
+            ends = set()
+            for branch in arg[1]:
+                inner, after = _required(list(branch), run)
+                ends.add(after)
+                if after is not None and len(after) >= _KEY_LENGTH:
+                    inner.append(frozenset([after[:_KEY_LENGTH]]))
+                best = _best(inner)
+                if best is None:
+                    complete = False
+                else:
+                    options.update(best)
+            if complete and options:
+                groups.append(frozenset(options))
+            run = "" if ends == {""} else None
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT):
+            low, _, sub = arg
+            if low >= 1:
+                inner, after = _required(list(sub), run)
+                groups.extend(inner)
+                flush(after)
+                run = "" if after == "" else None
+            else:
+                flush(run)
+                _, after = _required(list(sub), run)
+                run = "" if (after == "" and run == "") else None
+        else:
+            flush(run)
+            run = None
+    return groups, run
+
+
+def _best(groups: Sequence[frozenset[str]]) -> frozenset[str] | None:
+    if not groups:
+        return None
+    return min(
+        groups,
+        key=lambda g: sum(30 if k in _VERY_COMMON else 10 if k in _COMMON else 1 for k in g),
+    )
+
+
+def _leading(items: Sequence[Any], run: str) -> frozenset[str] | None:
+    """Prefixes of the first word of any match (None when that is not plain literal)."""
+    constants = re._constants  # type: ignore[attr-defined]
+    for position, (op, arg) in enumerate(items):
+        if op is constants.LITERAL and not chr(arg).isspace():
+            run += chr(arg)
+            if len(run) >= _KEY_LENGTH:
+                return frozenset([run[:_KEY_LENGTH]])
+            continue
+        if _is_space(op, arg) or (op is constants.AT and position == len(items) - 1):
+            return frozenset([run]) if len(run) >= 2 else None
+        if op is constants.SUBPATTERN:
+            rest = list(arg[-1]) + list(items[position + 1 :])
+            return _leading(rest, run)
+        if op is constants.BRANCH:
+            keys: set[str] = set()
+            for branch in arg[1]:
+                found = _leading(list(branch) + list(items[position + 1 :]), run)
+                if found is None:
+                    return None
+                keys.update(found)
+            return frozenset(keys)
+        if op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+            if position == 0:
+                continue
+            return frozenset([run]) if len(run) >= 2 else None
+        return None
+    return frozenset([run]) if len(run) >= 2 else None
+
+
+def _start_keys(pattern: str) -> frozenset[str] | None:
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except (re.error, RecursionError):
+        return None
+    keys = _leading(list(parsed), "")
+    if keys is None or len(keys) > 24 or any(k in _VERY_COMMON or len(k) < 2 for k in keys):
+        return None
+    return keys
+
+
+def _index_keys(pattern: str) -> frozenset[str] | None:
+    """The word prefixes of which a text must contain one for `pattern` to match."""
     try:
         parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     except re.error:
         return None
-    return _first_of(list(parsed))
-
-
-def _first_of(items: Sequence[Any]) -> frozenset[str] | None:  # noqa: PLR0911
-    constants = re._constants  # type: ignore[attr-defined]
-    for op, arg in items:
-        if op is constants.AT:
-            continue
-        if op is constants.LITERAL:
-            return frozenset(chr(arg))
-        if op is constants.IN:
-            chars: set[str] = set()
-            for sub_op, sub_arg in arg:
-                if sub_op is constants.LITERAL:
-                    chars.add(chr(sub_arg))
-                elif sub_op is constants.RANGE:
-                    chars.update(chr(c) for c in range(sub_arg[0], sub_arg[1] + 1))
-                else:
-                    return None
-            return frozenset(chars)
-        if op is constants.BRANCH:
-            union: set[str] = set()
-            for branch in arg[1]:
-                first = _first_of(list(branch))
-                if first is None:
-                    return None
-                union.update(first)
-            return frozenset(union)
-        if op is constants.SUBPATTERN:
-            return _first_of(list(arg[-1]))
-        if op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and arg[0] >= 1:
-            return _first_of(list(arg[2]))
-        return None
-    return None
-
-
-def _char_class(chars: frozenset[str]) -> str:
-    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+    groups, run = _required(list(parsed), "")
+    if run is not None and len(run) >= _KEY_LENGTH:
+        groups.append(frozenset([run[:_KEY_LENGTH]]))
+    best = _best(groups)
+    return best
 
 
 def _build_matcher(rules: Iterable[Rule]) -> Matcher:
     ordered = sorted(rules, key=lambda rule: -rule.level.rank)
-    owners: list[Rule | None] = [None]  # group 0 is the whole match
-    parts: list[str] = []
-    index_of: list[tuple[Rule, str]] = []
+    compiled: list[tuple[re.Pattern[str], Rule]] = []
+    starts: dict[str, list[int]] = defaultdict(list)
+    index: dict[str, list[int]] = defaultdict(list)
+    always: list[int] = []
     for rule in ordered:
         for pattern in rule.patterns:
-            index_of.append((rule, pattern))
-    by_first: dict[frozenset[str] | None, list[tuple[Rule, str]]] = defaultdict(list)
-    for rule, pattern in index_of:
-        by_first[_first_chars(pattern)].append((rule, pattern))
-    for first, entries in by_first.items():
-        alternatives = []
-        for rule, pattern in entries:
-            owners.append(rule)
-            alternatives.append(f"(?:{pattern})()")
-        joined = "|".join(alternatives)
-        if first is None:
-            parts.append(joined)
-        else:
-            parts.append(f"(?={_char_class(first)})(?:{joined})")
-    # Zero-width (a lookahead) so that matches may overlap: "so tired" (watch) must not
-    # hide "tired of existing" (high). The empty group of each alternative marks its end.
-    regex = re.compile(r"\b(?=" + "|".join(parts) + ")") if parts else re.compile(r"(?!)")
-    if regex.groups != len(owners) - 1:
-        raise LexiconError("a lexicon pattern has a capturing group; use (?:...)")
-    return Matcher(regex=regex, rule_of_group=tuple(owners))
+            number = len(compiled)
+            # No leading \b: the scanner checks the word start itself, and a leading
+            # assertion would stop the engine from skipping ahead to a first character.
+            compiled.append((re.compile(pattern), rule))
+            first = _start_keys(pattern)
+            if first is not None:
+                for key in first:
+                    starts[key].append(number)
+                continue
+            keys = _index_keys(pattern)
+            if keys is None:
+                always.append(number)
+            else:
+                for key in keys:
+                    index[key].append(number)
+    return Matcher(
+        patterns=tuple(compiled),
+        starts={key: tuple(ids) for key, ids in starts.items()},
+        index={key: tuple(ids) for key, ids in index.items()},
+        always=tuple(always),
+    )
 
 
 def _as_list(value: object, where: str) -> list[str]:

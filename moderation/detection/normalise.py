@@ -128,9 +128,12 @@ class _Tables:
             r"(?<![a-z0-9'])[a-z](?:(?: ?[.*]? ?| {1,2})[a-z](?![a-z0-9'])){2,}"
         )
         self.stretched_re = re.compile(r"[a-z]*([a-z])\1\1[a-z]*")
-        keys = sorted(slang, key=len, reverse=True)
-        alternatives = "|".join(_slang_pattern(key) for key in keys)
-        self.slang_re = re.compile(rf"(?<![a-z0-9'])(?:{alternatives})(?![a-z0-9])")
+        self.leet_hint = re.compile(rf"[0-9{cls}]")
+        self.spaced_hint = re.compile(r"(?<![a-z0-9])[a-z][ .*]{1,3}[a-z][ .*]{1,3}[a-z](?![a-z0-9])")
+        self.stretched_hint = re.compile(r"([a-z])\1\1")
+        # One alternation of every key, bucketed by first letter behind a lookahead so the
+        # engine only tries the keys that can start at each position.
+        self.slang_re = re.compile(_literal_trie(sorted(slang)) + "(?![a-z0-9])")
         self.hyphen_table = str.maketrans({"-": " ", "_": " ", "\u2019": "'", "`": "'"})
 
 
@@ -162,8 +165,32 @@ def _slang_key(key: str) -> str:
     return " ".join(key.replace("'", "").split())
 
 
-def _slang_pattern(key: str) -> str:
-    return r"\s+".join(re.escape(part) for part in key.replace("'", "").split())
+def _literal_trie(words: Iterable[str]) -> str:
+    """A regex matching any of `words` (spaces match any white space), as a trie of their
+    letters: the engine rejects an alternative by its first letter, so this costs about
+    one step per character of text instead of one per word of the list."""
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for word in words:
+        node = tree
+        for char in " ".join(word.replace("'", "").split()):
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:  # type: ignore[type-arg]
+        branches = []
+        optional = False
+        for char, child in sorted(node.items()):
+            if char == "":
+                optional = True
+                continue
+            piece = r"\s+" if char == " " else re.escape(char)
+            branches.append(piece + emit(child))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not optional else "(?:" + "|".join(branches) + ")"
+        return body + "?" if optional and body else body
+
+    return emit(tree)
 
 
 @lru_cache(maxsize=1)
@@ -299,6 +326,13 @@ def _unstretch(tables: _Tables, match: re.Match[str]) -> str:
     return candidates[0]
 
 
+def _slang(tables: _Tables, match: re.Match[str]) -> str:
+    start = match.start()
+    if start and (match.string[start - 1].isalnum() or match.string[start - 1] == "'"):
+        return match.group()  # inside a word: "bout" in "about"
+    return tables.slang.get(_slang_key(match.group()), match.group())
+
+
 def normalise(text: str) -> Normalised:
     """Normalise a message for matching; see the module docstring for the steps."""
     tables = _tables()
@@ -319,17 +353,27 @@ def normalise(text: str) -> Normalised:
         if edits:
             steps.append(edits)
 
-    current, edits = _tracked_sub(
-        tables.leet_re, lambda m: _decode_leet(tables, m.group()), current
-    )
-    if edits:
-        steps.append(edits)
-    for pattern, replace in (
-        (tables.spaced_re, lambda m: _join_spaced(tables, m)),
-        (tables.stretched_re, lambda m: _unstretch(tables, m)),
-        (tables.slang_re, lambda m: tables.slang.get(_slang_key(m.group()), m.group())),
-    ):
-        current, edits = _tracked_sub(pattern, replace, current)
+    # Each step first asks a cheap question (is there a digit? three letters in a row?)
+    # and only runs its full pattern when the answer is yes.
+    if tables.leet_hint.search(current):
+        current, edits = _tracked_sub(
+            tables.leet_re, lambda m: _decode_leet(tables, m.group()), current
+        )
         if edits:
             steps.append(edits)
+    if tables.spaced_hint.search(current):
+        current, edits = _tracked_sub(
+            tables.spaced_re, lambda m: _join_spaced(tables, m), current
+        )
+        if edits:
+            steps.append(edits)
+    if tables.stretched_hint.search(current):
+        current, edits = _tracked_sub(
+            tables.stretched_re, lambda m: _unstretch(tables, m), current
+        )
+        if edits:
+            steps.append(edits)
+    current, edits = _tracked_sub(tables.slang_re, lambda m: _slang(tables, m), current)
+    if edits:
+        steps.append(edits)
     return Normalised(original=text, text=current, steps=tuple(steps))
