@@ -57,7 +57,7 @@ class _Analysis:
 class _Context:
     """Lazily computed facts about one normalised message, shared by its signals."""
 
-    __slots__ = ("_clauses", "_message_hits", "_quotes", "_sentences", "text")
+    __slots__ = ("_clauses", "_message_hits", "_quotes", "_sentences", "memo", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -65,6 +65,7 @@ class _Context:
         self._sentences: list[tuple[int, int]] | None = None
         self._quotes: list[tuple[int, int]] | None = None
         self._message_hits: dict[str, bool] = {}
+        self.memo: dict[tuple[str, int], bool] = {}
 
     def clause_start(self, pos: int) -> int:
         if self._clauses is None:
@@ -92,6 +93,9 @@ class _Context:
 
     def in_quote(self, start: int, end: int) -> bool:
         if self._quotes is None:
+            if '"' not in self.text and "'" not in self.text:
+                self._quotes = []
+                return False
             self._quotes = [m.span(2) for m in _QUOTE.finditer(self.text)]
         return any(q_start <= start and end <= q_end for q_start, q_end in self._quotes)
 
@@ -106,57 +110,47 @@ class _Context:
 
 
 def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
-    text = facts.text
-    if context.scope == "quote":
+    scope = context.scope
+    if scope == "quote":
         return facts.in_quote(signal.start, signal.end)
-    if context.scope == "message":
-        if not facts.message_has(context):
-            return False
-    elif context.scope == "before":
+    if scope == "message":
+        return facts.message_has(context) and not _unless(context, signal, facts)
+    text = facts.text
+    if scope == "before":
         start = max(facts.clause_start(signal.start), signal.start - _BEFORE_WINDOW)
         if context.pattern is None or not context.pattern.search(text, start, signal.start):
             return False
-    else:  # sentence
-        s_start, s_end = facts.sentence(signal.start)
-        if context.pattern is None or not context.pattern.search(text[s_start:s_end]):
-            return False
-    if context.unless is not None and context.unless_scope != "message":
-        s_start, s_end = facts.sentence(signal.start)
-        if context.unless.search(text[s_start:s_end]):
-            return False
-    return True
+        return not _unless(context, signal, facts)
+    s_start, s_end = facts.sentence(signal.start)
+    key = (context.id, s_start)
+    hit = facts.memo.get(key)
+    if hit is None:
+        hit = bool(context.pattern and context.pattern.search(text, s_start, s_end))
+        hit = hit and not _unless(context, signal, facts)
+        facts.memo[key] = hit
+    return hit
+
+
+def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
+    if context.unless is None or context.unless_scope == "message":
+        return False
+    s_start, s_end = facts.sentence(signal.start)
+    return context.unless.search(facts.text, s_start, s_end) is not None
 
 
 _WORD = re.compile(r"\w\w+")
 
 
-def _scan(
-    matcher: Matcher,
-    text: str,
-    words: dict[str, list[int]],
-    found: list[_Signal],
-) -> None:
-    """Run the patterns that can match: anchored ones at the words they start with, the
-    others over the text, each once."""
+def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> None:
+    """Search for the patterns whose needed words the text has, each once."""
     patterns = matcher.patterns
-    seen: set[tuple[int, int]] = set()
-    starts = matcher.starts
     index = matcher.index
-    searched: set[int] = set(matcher.always)
-    for key, positions in words.items():
-        ids = starts.get(key)
+    candidates: set[int] = set(matcher.always)
+    for key in keys:
+        ids = index.get(key)
         if ids is not None:
-            for number in ids:
-                regex, rule = patterns[number]
-                for pos in positions:
-                    match = regex.match(text, pos)
-                    if match is not None and (number, pos) not in seen:
-                        seen.add((number, pos))
-                        found.append(_Signal(rule, pos, match.end(), False))
-        more = index.get(key)
-        if more is not None:
-            searched.update(more)
-    for number in searched:
+            candidates.update(ids)
+    for number in candidates:
         regex, rule = patterns[number]
         if regex.search(text) is None:  # the usual case, and the cheapest question
             continue
@@ -167,30 +161,57 @@ def _scan(
             found.append(_Signal(rule, start, match.end(), False))
 
 
-def _analyse(text: str, lex: Lexicon) -> _Analysis:
+def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    words: dict[str, list[int]] = {}
-    for match in _WORD.finditer(norm):
-        words.setdefault(match.group()[:3], []).append(match.start())
-    _scan(lex.signals, norm, words, found)
-    _scan(lex.cues, norm, words, found)
+    keys = {word[:3] for word in _WORD.findall(norm)}
+    _scan(lex.signals, norm, keys, found)
+    _scan(lex.cues, norm, keys, found)
     if not found:
         return _Analysis(normalised, (), ())
     facts = _Context(norm)
     kept: list[_Signal] = []
     discounted: list[tuple[_Signal, str]] = []
-    for signal in found:
+    risk = [signal for signal in found if signal.rule.rank]
+    cues = [signal for signal in found if not signal.rule.rank]
+    _judge(risk, lex, facts, kept, discounted)
+    if cues and (recent or _combo_possible(lex, risk, cues)):
+        _judge(cues, lex, facts, kept, discounted)
+    return _Analysis(normalised, tuple(kept), tuple(discounted))
+
+
+def _combo_possible(lex: Lexicon, risk: list[_Signal], cues: list[_Signal]) -> bool:
+    """Whether the cues found could complete a combination (else their context is moot)."""
+    tags: set[str] = set()
+    for signal in risk:
+        tags.update(signal.rule.tags)
+    cue_tags: set[str] = set()
+    for signal in cues:
+        cue_tags.update(signal.rule.tags)
+    every = tags | cue_tags
+    return any(
+        combo.first & every and combo.second & cue_tags or combo.second & every and combo.first & cue_tags
+        for combo in lex.combos
+    )
+
+
+def _judge(
+    signals: list[_Signal],
+    lex: Lexicon,
+    facts: _Context,
+    kept: list[_Signal],
+    discounted: list[tuple[_Signal, str]],
+) -> None:
+    for signal in signals:
         reason = None
         capped = False
-        for context_id in signal.rule.contexts:
-            context = lex.contexts[context_id]
+        for context in lex.rule_contexts[signal.rule.id]:
             if _applies(context, signal, facts):
                 if context.effect == "cap_watch":
                     capped = True
                     continue
-                reason = context_id
+                reason = context.id
                 break
         if reason is not None:
             discounted.append((signal, reason))
@@ -198,13 +219,12 @@ def _analyse(text: str, lex: Lexicon) -> _Analysis:
             kept.append(_Signal(signal.rule, signal.start, signal.end, True))
         else:
             kept.append(signal)
-    return _Analysis(normalised, tuple(kept), tuple(discounted))
 
 
 @lru_cache(maxsize=2048)
 def _analyse_recent(text: str) -> _Analysis:
     # A sender's recent messages come back with every new message: analyse each once.
-    return _analyse(text, lexicon())
+    return _analyse(text, lexicon(), True)
 
 
 def _evidence(signal: _Signal, normalised: Normalised, rule_id: str, source: int | None) -> Evidence:
@@ -221,7 +241,7 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     """
     lex = lexicon()
     recent_tail = tuple(recent[-RECENT_LIMIT:]) if recent else ()
-    analysis = _analyse(text, lex)
+    analysis = _analyse(text, lex, bool(recent_tail))
     if not analysis.kept and not analysis.discounted:
         return NO_RISK
     normalised = analysis.normalised

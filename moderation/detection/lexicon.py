@@ -39,6 +39,7 @@ class LexiconError(ValueError):
 class Rule:
     id: str
     level: Level
+    rank: int  # level.rank, kept as a plain int for the hot path
     category: Category
     kind: str
     tags: frozenset[str]
@@ -73,13 +74,11 @@ class Combo:
 class Matcher:
     """The patterns of a group of rules, indexed by the words they need.
 
-    `starts[key]`: patterns whose match must START with a word beginning with `key`; they
-    are tried only there, anchored. `index[key]`: patterns whose match must contain such
-    a word somewhere; they are searched for in the whole text. `always`: the rest.
+    `index[key]`: patterns whose match must contain a word beginning with `key` (the
+    rarest such word the compiler could find); `always`: patterns with none.
     """
 
     patterns: tuple[tuple[re.Pattern[str], Rule], ...]
-    starts: dict[str, tuple[int, ...]]
     index: dict[str, tuple[int, ...]]
     always: tuple[int, ...]
 
@@ -92,6 +91,8 @@ class Lexicon:
     contexts: dict[str, ContextRule]
     combos: tuple[Combo, ...]
     words: frozenset[str]
+    rule_contexts: dict[str, tuple[ContextRule, ...]]
+    combo_tags: frozenset[str]
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -215,47 +216,6 @@ def _best(groups: Sequence[frozenset[str]]) -> frozenset[str] | None:
     )
 
 
-def _leading(items: Sequence[Any], run: str) -> frozenset[str] | None:
-    """Prefixes of the first word of any match (None when that is not plain literal)."""
-    constants = re._constants  # type: ignore[attr-defined]
-    for position, (op, arg) in enumerate(items):
-        if op is constants.LITERAL and not chr(arg).isspace():
-            run += chr(arg)
-            if len(run) >= _KEY_LENGTH:
-                return frozenset([run[:_KEY_LENGTH]])
-            continue
-        if _is_space(op, arg) or (op is constants.AT and position == len(items) - 1):
-            return frozenset([run]) if len(run) >= 2 else None
-        if op is constants.SUBPATTERN:
-            rest = list(arg[-1]) + list(items[position + 1 :])
-            return _leading(rest, run)
-        if op is constants.BRANCH:
-            keys: set[str] = set()
-            for branch in arg[1]:
-                found = _leading(list(branch) + list(items[position + 1 :]), run)
-                if found is None:
-                    return None
-                keys.update(found)
-            return frozenset(keys)
-        if op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
-            if position == 0:
-                continue
-            return frozenset([run]) if len(run) >= 2 else None
-        return None
-    return frozenset([run]) if len(run) >= 2 else None
-
-
-def _start_keys(pattern: str) -> frozenset[str] | None:
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except (re.error, RecursionError):
-        return None
-    keys = _leading(list(parsed), "")
-    if keys is None or len(keys) > 24 or any(k in _VERY_COMMON or len(k) < 2 for k in keys):
-        return None
-    return keys
-
-
 def _index_keys(pattern: str) -> frozenset[str] | None:
     """The word prefixes of which a text must contain one for `pattern` to match."""
     try:
@@ -272,7 +232,6 @@ def _index_keys(pattern: str) -> frozenset[str] | None:
 def _build_matcher(rules: Iterable[Rule]) -> Matcher:
     ordered = sorted(rules, key=lambda rule: -rule.level.rank)
     compiled: list[tuple[re.Pattern[str], Rule]] = []
-    starts: dict[str, list[int]] = defaultdict(list)
     index: dict[str, list[int]] = defaultdict(list)
     always: list[int] = []
     for rule in ordered:
@@ -281,11 +240,6 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
             # No leading \b: the scanner checks the word start itself, and a leading
             # assertion would stop the engine from skipping ahead to a first character.
             compiled.append((re.compile(pattern), rule))
-            first = _start_keys(pattern)
-            if first is not None:
-                for key in first:
-                    starts[key].append(number)
-                continue
             keys = _index_keys(pattern)
             if keys is None:
                 always.append(number)
@@ -294,7 +248,6 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
                     index[key].append(number)
     return Matcher(
         patterns=tuple(compiled),
-        starts={key: tuple(ids) for key, ids in starts.items()},
         index={key: tuple(ids) for key, ids in index.items()},
         always=tuple(always),
     )
@@ -386,6 +339,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             Rule(
                 id=rule_id,
                 level=level,
+                rank=level.rank,
                 category=category,
                 kind=kind,
                 tags=frozenset(_as_list(entry.get("tags"), rule_id)),
@@ -421,6 +375,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         contexts=contexts,
         combos=tuple(combos),
         words=frozenset(words),
+        rule_contexts={rule.id: tuple(contexts[c] for c in rule.contexts) for rule in rules},
+        combo_tags=frozenset(tag for combo in combos for tag in combo.first | combo.second),
     )
 
 
