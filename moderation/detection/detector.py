@@ -43,8 +43,12 @@ class _Signal:
     capped: bool  # a context capped it at watch: counts as watch, never in combinations
 
     @property
+    def rank(self) -> int:
+        return 1 if self.capped and self.rule.rank > 1 else self.rule.rank
+
+    @property
     def level(self) -> Level:
-        return Level.WATCH if self.capped and self.rule.level > Level.WATCH else self.rule.level
+        return _LEVELS[self.rank]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,19 @@ class _Context:
                 break
             start = boundary
         return start
+
+    def clause(self, pos: int, lower: int, upper: int) -> tuple[int, int]:
+        """The clause around `pos`, within the sentence [lower, upper)."""
+        if self._clauses is None:
+            self._clauses = [m.end() for m in _CLAUSE_BREAK.finditer(self.text)]
+        start, end = lower, upper
+        for boundary in self._clauses:
+            if boundary <= pos:
+                start = max(start, boundary)
+            else:
+                end = min(end, boundary)
+                break
+        return start, end
 
     def sentence(self, pos: int) -> tuple[int, int]:
         if self._sentences is None:
@@ -122,7 +139,7 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
             return False
         return not _unless(context, signal, facts)
     s_start, s_end = facts.sentence(signal.start)
-    key = (context.id, s_start)
+    key = (context.id, s_start if context.unless_scope != "clause" else signal.start)
     hit = facts.memo.get(key)
     if hit is None:
         hit = bool(context.pattern and context.pattern.search(text, s_start, s_end))
@@ -135,37 +152,38 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     if context.unless is None or context.unless_scope == "message":
         return False
     s_start, s_end = facts.sentence(signal.start)
+    if context.unless_scope == "clause":
+        s_start, s_end = facts.clause(signal.start, s_start, s_end)
     return context.unless.search(facts.text, s_start, s_end) is not None
 
 
-_WORD = re.compile(r"\w\w+")
+_WORD = re.compile(r"\w\w\w+")
 
 
 def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> None:
     """Search for the patterns whose needed words the text has, each once."""
-    patterns = matcher.patterns
-    index = matcher.index
+    index = matcher.index_sets
     candidates: set[int] = set(matcher.always)
-    for key in keys:
-        ids = index.get(key)
-        if ids is not None:
-            candidates.update(ids)
+    for key in keys & index.keys():
+        candidates |= index[key]
+    patterns = matcher.patterns
     for number in candidates:
         regex, rule = patterns[number]
-        if regex.search(text) is None:  # the usual case, and the cheapest question
-            continue
-        for match in regex.finditer(text):
+        match = regex.search(text)
+        while match is not None:  # usually no match at all: one search is the whole cost
             start = match.start()
-            if start and text[start - 1].isalnum():
-                continue  # patterns match from the start of a word only
-            found.append(_Signal(rule, start, match.end(), False))
+            if not start or not text[start - 1].isalnum():  # matches begin at a word start
+                found.append(_Signal(rule, start, match.end(), False))
+            match = regex.search(text, match.end() if match.end() > start else start + 1)
 
 
 def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    keys = {word[:3] for word in _WORD.findall(norm)}
+    words = _WORD.findall(norm)
+    keys = {word[:4] for word in words}
+    keys.update(word[:3] for word in words)
     _scan(lex.signals, norm, keys, found)
     _scan(lex.cues, norm, keys, found)
     if not found:
@@ -232,6 +250,10 @@ def _evidence(signal: _Signal, normalised: Normalised, rule_id: str, source: int
     return Evidence(rule_id, normalised.original[start:end], start, end, source)
 
 
+_LEVELS = (Level.NONE, Level.WATCH, Level.HIGH, Level.IMMINENT)
+_HIGH = 2
+
+
 def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     """Screen one chat message.
 
@@ -245,81 +267,60 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     if not analysis.kept and not analysis.discounted:
         return NO_RISK
     normalised = analysis.normalised
+    kept = analysis.kept
 
-    best_level = Level.NONE
+    best = 0
     best_category: Category | None = None
-    deciders: list[Evidence] = []
-    categories: list[tuple[Level, Category]] = []
+    categories: list[tuple[int, Category]] = []
     hold = False
-    for signal in analysis.kept:
-        level = signal.level
-        if level > Level.NONE:
-            categories.append((level, signal.rule.category))
-            if signal.rule.hold and level >= Level.HIGH:
+    for signal in kept:
+        rank = signal.rank
+        if rank:
+            categories.append((rank, signal.rule.category))
+            if rank >= _HIGH and signal.rule.hold:
                 hold = True
-        if level > best_level:
-            best_level, best_category = level, signal.rule.category
+            if rank > best:
+                best, best_category = rank, signal.rule.category
 
     # Combinations: both sides in this message, or the first in a recent message.
-    recent_kept: list[tuple[int, _Signal, Normalised]] = []
-    if recent_tail:
-        offset = len(recent) - len(recent_tail)
-        for index, earlier in enumerate(recent_tail):
-            earlier_analysis = _analyse_recent(earlier)
-            for signal in earlier_analysis.kept:
-                if not signal.capped:
-                    recent_kept.append((offset + index, signal, earlier_analysis.normalised))
     combo_evidence: list[Evidence] = []
-    for combo in lex.combos:
-        if combo.level <= best_level and combo_evidence:
-            continue
-        seconds = [s for s in analysis.kept if not s.capped and s.rule.tags & combo.second]
-        if not seconds:
-            continue
-        pair = next(
-            (
-                (f, s)
-                for s in seconds
-                for f in analysis.kept
-                if f is not s and not f.capped and f.rule.tags & combo.first
-            ),
-            None,
-        )
-        first, second = pair if pair is not None else (None, seconds[0])
-        first_evidence: Evidence | None = None
-        if first is not None:
-            first_evidence = _evidence(first, normalised, first.rule.id, None)
-            first_category = first.rule.category
-            first_rule = first.rule
-        elif combo.recent and recent_kept:
-            match = next(
-                ((i, s, n) for i, s, n in recent_kept if s.rule.tags & combo.first), None
-            )
-            if match is None:
+    usable = [signal for signal in kept if not signal.capped]
+    recent_kept = _recent_signals(recent, recent_tail) if recent_tail else []
+    if usable:
+        for combo in lex.combos:
+            rank = combo.level.rank
+            if rank <= best and combo_evidence:
                 continue
-            index, earlier, earlier_norm = match
-            first_evidence = _evidence(earlier, earlier_norm, earlier.rule.id, index)
-            first_category = earlier.rule.category
-            first_rule = earlier.rule
-        else:
-            continue
-        if combo.level > best_level or not combo_evidence:
+            found = _combination(combo.first, combo.second, usable)
+            if found is not None:
+                first, second = found
+                first_evidence = _evidence(first, normalised, first.rule.id, None)
+            elif combo.recent and recent_kept:
+                second = next((s for s in usable if s.rule.tags & combo.second), None)
+                earlier = next(
+                    ((i, s, n) for i, s, n in recent_kept if s.rule.tags & combo.first), None
+                )
+                if second is None or earlier is None:
+                    continue
+                index, first, earlier_norm = earlier
+                first_evidence = _evidence(first, earlier_norm, first.rule.id, index)
+            else:
+                continue
             second_evidence = _evidence(second, normalised, second.rule.id, None)
-            start, end = second_evidence.start, second_evidence.end
             combo_evidence = [
-                Evidence(combo.id, normalised.original[start:end], start, end),
+                Evidence(
+                    combo.id, second_evidence.text, second_evidence.start, second_evidence.end
+                ),
                 first_evidence,
                 second_evidence,
             ]
-            if combo.level > best_level:
-                best_level, best_category = combo.level, first_category
-            categories.append((combo.level, first_category))
-            if first_rule.hold or second.rule.hold:
-                hold = True
+            if rank > best:
+                best, best_category = rank, first.rule.category
+            categories.append((rank, first.rule.category))
+            hold = hold or first.rule.hold or second.rule.hold
 
-    if best_level == Level.NONE:
-        hold = hold or _held_in_past(analysis)
-        if not hold:
+    if not best:
+        if not (hold or _held_in_past(analysis)):
             return Assessment(
                 level=Level.NONE,
                 categories=(),
@@ -329,17 +330,19 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
             )
 
     evidence: list[Evidence] = list(combo_evidence)
-    for signal in sorted(analysis.kept, key=lambda s: -s.level.rank):
-        if signal.level > Level.NONE:
+    spans = {(item.start, item.end, item.source) for item in evidence[1:]}
+    for signal in sorted(kept, key=lambda s: -s.rank):
+        if signal.rank:
             item = _evidence(signal, normalised, signal.rule.id, None)
-            if item not in evidence:
+            if (item.start, item.end, None) not in spans:  # one rule per span is enough
+                spans.add((item.start, item.end, None))
                 evidence.append(item)
     ordered: list[Category] = [best_category] if best_category is not None else []
-    for _, category in sorted(categories, key=lambda pair: -pair[0].rank):
+    for _, category in sorted(categories, key=lambda pair: -pair[0]):
         if category not in ordered:
             ordered.append(category)
     return Assessment(
-        level=best_level,
+        level=_LEVELS[best],
         categories=tuple(ordered),
         hold=hold or _held_in_past(analysis),
         evidence=tuple(evidence),
@@ -347,10 +350,35 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     )
 
 
+def _combination(
+    first_tags: frozenset[str], second_tags: frozenset[str], signals: list[_Signal]
+) -> tuple[_Signal, _Signal] | None:
+    """Two distinct signals, one tagged from each side."""
+    for second in signals:
+        if second.rule.tags & second_tags:
+            for first in signals:
+                if first is not second and first.rule.tags & first_tags:
+                    return first, second
+    return None
+
+
+def _recent_signals(
+    recent: Sequence[str], tail: tuple[str, ...]
+) -> list[tuple[int, _Signal, Normalised]]:
+    offset = len(recent) - len(tail)
+    found: list[tuple[int, _Signal, Normalised]] = []
+    for index, earlier in enumerate(tail):
+        earlier_analysis = _analyse_recent(earlier)
+        for signal in earlier_analysis.kept:
+            if not signal.capped:
+                found.append((offset + index, signal, earlier_analysis.normalised))
+    return found
+
+
 def _held_in_past(analysis: _Analysis) -> bool:
     """Method detail in a story that is over is still kept out of the group."""
     return any(
-        signal.rule.hold and signal.rule.level >= Level.HIGH and reason in ("past", "recovery")
+        signal.rule.hold and signal.rule.rank >= _HIGH and reason in ("past", "recovery")
         for signal, reason in analysis.discounted
     )
 
@@ -359,5 +387,5 @@ def _discounted(analysis: _Analysis) -> tuple[Evidence, ...]:
     return tuple(
         _evidence(signal, analysis.normalised, f"{signal.rule.id}~{reason}", None)
         for signal, reason in analysis.discounted
-        if signal.rule.level > Level.NONE
+        if signal.rule.rank
     )

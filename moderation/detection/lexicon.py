@@ -27,7 +27,7 @@ LEXICON_PATH = DATA_DIR / "lexicon.toml"
 
 _MACRO = re.compile(r"\{([a-z_]+)\}")
 _RULE_ID = re.compile(r"[a-z_]+\.[a-z_]+")
-_SCOPES = frozenset({"before", "sentence", "message", "quote"})
+_SCOPES = frozenset({"before", "clause", "sentence", "message", "quote"})
 _EFFECTS = frozenset({"discount", "cap_watch"})
 
 
@@ -81,6 +81,8 @@ class Matcher:
     patterns: tuple[tuple[re.Pattern[str], Rule], ...]
     index: dict[str, tuple[int, ...]]
     always: tuple[int, ...]
+    # The same, ready for the hot path: key -> frozenset of pattern numbers.
+    index_sets: dict[str, frozenset[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +123,15 @@ def _prepare(pattern: str) -> str:
 
 # Literal words so common that filing a pattern under them would run it for most messages.
 # The most common ones weigh more.
-_VERY_COMMON = frozenset("the and you not for thi tha wit but all jus are was".split())
+_VERY_COMMON = frozenset("the and you not for this that with but all just are was have".split())
 _COMMON = frozenset(
-    "the thi tha the the and you for wit hav was are jus not but all wha can get abo whe som "
-    "fee eve kno lik rea wan goi don wou cou sho tim day now one out bec how who int fro had "
-    "has her his him the mor muc ver lot any las sta kee wor bac aga too sto tod thr fin ton "
-    "nig par see say tel tal thi als aft bef beg bee bei mak tak cam com did doe hel lov nee "
-    "sti str sur use wel wen wer wil yea yes las try sin".split()
+    "what can get abou when some feel even know like real want goin dont woul coul shou time "
+    "day now one out beca how who into from had has her his him more much very lot any last "
+    "star keep work back agai too stop toda thro fine toni nigh part see say tell talk thin "
+    "also afte befo been bein make take came come did does help love need stil sure use well "
+    "went were will yeah yes try sinc they them then than there their here your".split()
 )
-_KEY_LENGTH = 3
+_KEY_LENGTH = 4
 
 
 def _is_space(op: Any, arg: Any) -> bool:
@@ -148,22 +150,25 @@ def _is_space(op: Any, arg: Any) -> bool:
 
 
 def _required(items: Sequence[Any], run: str | None) -> tuple[list[frozenset[str]], str | None]:
-    """Sets of word prefixes of which a match of `items` must contain one.
+    """Sets of word keys of which a match of `items` must contain one.
 
-    `run` is the literal text read so far in the current word ("" at a word start, None
-    in the middle of a word that did not start with a literal); the second value returned
-    is the same after `items`.
+    A word's key is its first four letters, or three for a shorter literal start (the
+    text side files each word under both). `run` is the
+    literal text read so far in the current word ("" at a word start, None in the middle
+    of a word that did not start with a literal); the second value returned is the same
+    after `items`.
     """
     constants = re._constants  # type: ignore[attr-defined]
     groups: list[frozenset[str]] = []
 
-    def flush(text: str | None) -> None:
-        if text is not None and len(text) >= _KEY_LENGTH:
-            groups.append(frozenset([text[:_KEY_LENGTH]]))
+    def flush(text: str | None, complete: bool) -> None:
+        key = _key(text, complete)
+        if key is not None:
+            groups.append(frozenset([key]))
 
     for op, arg in items:
         if _is_space(op, arg):
-            flush(run)
+            flush(run, True)
             run = ""
         elif op is constants.LITERAL:
             if run is not None:
@@ -180,8 +185,9 @@ def _required(items: Sequence[Any], run: str | None) -> tuple[list[frozenset[str
             for branch in arg[1]:
                 inner, after = _required(list(branch), run)
                 ends.add(after)
-                if after is not None and len(after) >= _KEY_LENGTH:
-                    inner.append(frozenset([after[:_KEY_LENGTH]]))
+                key = _key(after, False)
+                if key is not None:
+                    inner.append(frozenset([key]))
                 best = _best(inner)
                 if best is None:
                     complete = False
@@ -195,16 +201,27 @@ def _required(items: Sequence[Any], run: str | None) -> tuple[list[frozenset[str
             if low >= 1:
                 inner, after = _required(list(sub), run)
                 groups.extend(inner)
-                flush(after)
+                flush(after, False)
                 run = "" if after == "" else None
             else:
-                flush(run)
+                flush(run, False)
                 _, after = _required(list(sub), run)
                 run = "" if (after == "" and run == "") else None
         else:
-            flush(run)
+            flush(run, False)
             run = None
     return groups, run
+
+
+def _key(text: str | None, complete: bool) -> str | None:
+    """The index key of a literal word start: four letters, or a whole shorter word."""
+    if text is None:
+        return None
+    if len(text) >= _KEY_LENGTH:
+        return text[:_KEY_LENGTH]
+    if len(text) == 3:
+        return text  # the text side files every word under its first 3 letters too
+    return None
 
 
 def _best(groups: Sequence[frozenset[str]]) -> frozenset[str] | None:
@@ -223,8 +240,9 @@ def _index_keys(pattern: str) -> frozenset[str] | None:
     except re.error:
         return None
     groups, run = _required(list(parsed), "")
-    if run is not None and len(run) >= _KEY_LENGTH:
-        groups.append(frozenset([run[:_KEY_LENGTH]]))
+    key = _key(run, True)
+    if key is not None:
+        groups.append(frozenset([key]))
     best = _best(groups)
     return best
 
@@ -250,6 +268,7 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
         patterns=tuple(compiled),
         index={key: tuple(ids) for key, ids in index.items()},
         always=tuple(always),
+        index_sets={key: frozenset(ids) for key, ids in index.items()},
     )
 
 

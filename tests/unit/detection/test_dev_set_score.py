@@ -1,0 +1,63 @@
+"""The development set, scored by the project's scorer: no change may lose recall quietly.
+
+Targets (issue 3): imminent_caught >= 0.99, imminent_recall >= 0.90, crisis_recall >= 0.95,
+false_alarm_rate <= 0.03. The shared directory sits beside the repository (also in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moderation.detection import screen
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "moderation"
+TARGETS = {
+    "imminent_caught": (">=", 0.99),
+    "imminent_recall": (">=", 0.90),
+    "crisis_recall": (">=", 0.95),
+    "false_alarm_rate": ("<=", 0.03),
+}
+
+
+def score_file(gold: Path, tmp_path: Path) -> dict[str, float]:
+    """Screen every message of `gold`, score the predictions with score.py, parse its figures."""
+    scorer = SHARED / "score.py"
+    if not gold.exists() or not scorer.exists():
+        pytest.fail(f"missing {gold} or {scorer}: the shared/ directory must sit beside the repo")
+    predictions = tmp_path / f"{gold.stem}.predictions.jsonl"
+    with gold.open(encoding="utf-8") as source, predictions.open("w", encoding="utf-8") as out:
+        for line in source:
+            if line.strip():
+                item = json.loads(line)
+                level = screen(item["text"]).level.value
+                out.write(json.dumps({"id": item["id"], "level": level}) + "\n")
+    result = subprocess.run(
+        [sys.executable, str(scorer), str(gold), str(predictions)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = dict(re.findall(r"^(\w+): ([0-9.]+)$", result.stdout, flags=re.MULTILINE))
+    print(result.stdout)
+    return {name: float(value) for name, value in figures.items()}
+
+
+def check(figures: dict[str, float], targets: dict[str, tuple[str, float]]) -> None:
+    failures = []
+    for name, (op, bound) in targets.items():
+        value = figures[name]
+        if (op == ">=" and value < bound) or (op == "<=" and value > bound):
+            failures.append(f"{name} = {value:.3f}, target {op} {bound}")
+    assert not failures, "; ".join(failures)
+
+
+def test_dev_set_meets_targets(tmp_path: Path) -> None:
+    figures = score_file(SHARED / "crisis-dev.jsonl", tmp_path)
+    assert figures["messages"] == 200
+    check(figures, TARGETS)

@@ -1,0 +1,54 @@
+"""The word index is only a shortcut: it must never lose a match that a full scan finds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from moderation.detection.detector import _WORD, _scan, _Signal
+from moderation.detection.lexicon import lexicon
+from moderation.detection.normalise import normalise
+from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
+
+HERE = Path(__file__).resolve().parent
+
+
+def _texts() -> list[str]:
+    texts = [text for text, _, _ in RULE_CASES] + [text for text, _ in EVASION_CASES]
+    texts += NEGATIVE_CASES
+    for name in ("paraphrases.jsonl", "heldout.jsonl", "heldout2.jsonl"):
+        with (HERE / name).open(encoding="utf-8") as handle:
+            texts += [json.loads(line)["text"] for line in handle if line.strip()]
+    return texts
+
+
+def _full_scan(text: str) -> set[tuple[str, int, int]]:
+    found = set()
+    for matcher in (lexicon().signals, lexicon().cues):
+        for regex, rule in matcher.patterns:
+            for match in regex.finditer(text):
+                start = match.start()
+                if not start or not text[start - 1].isalnum():
+                    found.add((rule.id, start, match.end()))
+    return found
+
+
+def test_indexed_scan_finds_what_a_full_scan_finds() -> None:
+    lex = lexicon()
+    for text in _texts():
+        norm = normalise(text).text
+        words = _WORD.findall(norm)
+        keys = {word[:4] for word in words} | {word[:3] for word in words}
+        found: list[_Signal] = []
+        _scan(lex.signals, norm, keys, found)
+        _scan(lex.cues, norm, keys, found)
+        indexed = {(s.rule.id, s.start, s.end) for s in found}
+        assert _full_scan(norm) <= indexed, text
+
+
+def test_patterns_have_no_capturing_groups_and_compile() -> None:
+    for matcher in (lexicon().signals, lexicon().cues):
+        for regex, _ in matcher.patterns:
+            assert regex.groups == 0
+            assert isinstance(regex, re.Pattern)
