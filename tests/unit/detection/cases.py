@@ -17,6 +17,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i wont be alive by the weekend", "imminent", "suicide.final_message"),
     # farewell cues only count with other risk language
     ("i can't keep going. thank you all for everything", "imminent", "suicide.farewell"),
+    ("goodbye everyone. tell my sister i love her", "imminent", "suicide.farewell_personal"),
     # intent, plans, means, time, place, possessions
     ("i'm going to end my life", "high", "suicide.intent"),
     ("going to kill myself on friday", "imminent", "combo.suicide_intent_with_time"),
@@ -39,7 +40,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("everybody would be better off without me", "high", "suicide.better_off"),
     ("it would be so easy to just let go", "high", "suicide.wish_general"),
     ("i keep thinking about killing myself", "high", "suicide.thoughts"),
-    ("i honestly want to die", "high", "suicide.wish"),
+    ("i honestly want to die", "high", None),
     ("i just want to disappear", "high", "suicide.thoughts_weak"),
     # self-harm
     ("i cut way too deep and it won't stop bleeding", "imminent", "self_harm.injury_now"),
