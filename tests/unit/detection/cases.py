@@ -51,7 +51,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i'll use it on him when he gets back", "imminent", "harm_to_others.plan"),
     ("i'm going to hurt my brother", "high", "harm_to_others.intent"),
     ("i keep imagining hurting my boss", "high", "harm_to_others.thoughts"),
-    ("i'm going to hurt him tonight, got a knife in my bag", "imminent", "harm_to_others.weapon"),
+    ("i'm going to hurt him, got a knife in my bag", "imminent", "harm_to_others.weapon"),
     ("i know where he lives and i'm going to hurt him", "imminent", "harm_to_others.target"),
     ("i'm going to beat him up, not joking", "imminent", "harm_to_others.serious"),
     ("you should kill yourself", "watch", "harm_to_others.abuse_words"),
