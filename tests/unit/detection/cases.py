@@ -35,6 +35,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i'm at the bridge and i can't do this anymore", "imminent", "suicide.place"),
     ("sitting on the ledge of the balcony", "imminent", "suicide.place_edge"),
     ("gave my cat to my aunt. i just want to die", "imminent", "suicide.possessions"),
+    ("tying up loose ends before friday", "imminent", "suicide.affairs"),
     # wishes and thoughts
     ("i wish i could fall asleep and never wake up", "high", "suicide.wish"),
     ("everybody would be better off without me", "high", "suicide.better_off"),
@@ -55,6 +56,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i know where he lives and i'm going to hurt him", "imminent", "harm_to_others.target"),
     ("i'm going to beat him up, not joking", "imminent", "harm_to_others.serious"),
     ("you should kill yourself", "watch", "harm_to_others.abuse_words"),
+    ("he is going to pay for what he did, tonight", "imminent", "harm_to_others.threat"),
     # abuse
     ("he is hitting me right now", "imminent", "abuse.attack_now"),
     ("my dad hits me and now i'm locked in my room", "imminent", "abuse.trapped_now"),
@@ -63,7 +65,11 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i don't feel safe at home", "high", "abuse.ongoing"),
     # substance
     ("i think i'm overdosing", "imminent", "substance.overdose"),
-    ("took way more than i meant to and my lips are turning blue", "imminent", "substance.intake_excess"),
+    (
+        "took way more than i meant to and my lips are turning blue",
+        "imminent",
+        "substance.intake_excess",
+    ),
     ("used too much and now i can't stand up", "imminent", "substance.symptom"),
     ("cravings are brutal today", "watch", "substance.use"),
     # distress

@@ -17,7 +17,13 @@ HERE = Path(__file__).resolve().parent
 def _texts() -> list[str]:
     texts = [text for text, _, _ in RULE_CASES] + [text for text, _ in EVASION_CASES]
     texts += NEGATIVE_CASES
-    for name in ("paraphrases.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl"):
+    for name in (
+        "paraphrases.jsonl",
+        "heldout.jsonl",
+        "heldout2.jsonl",
+        "heldout3.jsonl",
+        "heldout4.jsonl",
+    ):
         with (HERE / name).open(encoding="utf-8") as handle:
             texts += [json.loads(line)["text"] for line in handle if line.strip()]
     return texts
