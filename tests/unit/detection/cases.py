@@ -32,6 +32,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i've got the gun here with me", "high", "suicide.means_lethal"),
     ("i want to die and the pills are next to me", "imminent", "suicide.means"),
     ("been stockpiling my prescription for months", "high", "suicide.means_gathered"),
+    ("there are 30 of them counted out in front of me", "high", "suicide.means_counted"),
     ("i'm at the bridge and i can't do this anymore", "imminent", "suicide.place"),
     ("sitting on the ledge of the balcony", "imminent", "suicide.place_edge"),
     ("gave my cat to my aunt. i just want to die", "imminent", "suicide.possessions"),
