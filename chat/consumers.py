@@ -1,7 +1,13 @@
-"""The room socket. Thin: parse a frame, call one service, send what it returns."""
+"""The room socket. Thin: parse a frame, call one service, send what it returns.
+
+Live traffic comes from the room hub (``chat.hub``), not from Channels groups: the hub puts
+each event into this socket's bounded queue and one writer task sends them in seq order.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -10,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import events, fanout, protocol, selectors, services
+from chat.hub import HubEvent, get_hub
 from moderation.ladder import ensure_in_process_ladder
 from moderation.services import message_report
 from rooms.access import AccessDenied, Refusal, RoomAccess, access_room
@@ -18,24 +25,33 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-# Group events whose handlers do no ORM work: they skip the per-event
-# close_old_connections thread hop that Channels 4.2+ adds in dispatch().
-_NO_DB_EVENTS = frozenset({"room.message", "room.skip", "room.control"})
+# This socket fell too far behind (its queue filled): reconnect and resume by seq.
+CLOSE_TOO_SLOW = 4008
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
+    # Room sockets take their live traffic from the hub; no per-socket channel-layer
+    # channel (which would cost a Redis subscription and a receive loop per socket).
+    channel_layer_alias = "room-sockets-use-the-hub"
+
     access: RoomAccess
-    group: str | None = None
+    room_id: int | None = None
     # The highest seq this socket has been sent (or told to skip): message.new frames go
     # out in strictly increasing seq order and never twice.
     last_seq: int = 0
+    # A committed position the sync loop reported that this socket had not reached; if it
+    # still has not by the next report, the socket fills the gap from the database.
+    behind: int = 0
+    writer: asyncio.Task[None] | None = None
+    closing: bool = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        if message.get("type") in _NO_DB_EVENTS:
-            handler = getattr(self, message["type"].replace(".", "_"))
-            await handler(message)
-            return
-        await super().dispatch(message)
+        # Handlers reach the ORM only through database_sync_to_async, which manages the
+        # connection itself: skip Channels' per-message close_old_connections thread hop.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -44,32 +60,38 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.access = await database_sync_to_async(access_room)(
                 user=self.scope.get("user"), slug=slug
             )
-        except AccessDenied as denied:
+        except (AccessDenied, protocol.ProtocolError) as refused:
             # Accept first so that the close code reaches the client (a refused handshake
             # is only an HTTP 403).
             await self.accept()
-            code = CLOSE_UNAUTHENTICATED if denied.code == "unauthenticated" else CLOSE_FORBIDDEN
-            await self.close(code=code)
+            unauthenticated = getattr(refused, "code", "") == "unauthenticated"
+            await self.close(code=CLOSE_UNAUTHENTICATED if unauthenticated else CLOSE_FORBIDDEN)
             return
-        except protocol.ProtocolError:
-            await self.accept()
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        await self.accept()
-        ensure_in_process_ladder()
-        # Join before reading the room's position, so no message falls between the two.
-        self.group = events.room_group(self.access.room.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.queue: asyncio.Queue[HubEvent] = asyncio.Queue(maxsize=settings.CHAT_SOCKET_QUEUE)
+        self.send_lock = asyncio.Lock()
+        # Join before reading the room's position, so no message falls between the two;
+        # events queue up meanwhile and the writer drops what the replay already sent.
+        # Accept only then: a client that sends right after the handshake is already live.
+        self.room_id = self.access.room.pk
+        await get_hub().join(self.room_id, self)
         if after_seq is None:
             self.last_seq = await database_sync_to_async(selectors.room_last_seq)(
                 room=self.access.room
             )
-        else:
+        await self.accept()
+        ensure_in_process_ladder()
+        if after_seq is not None:
             await self._replay(after_seq)
+        self.writer = asyncio.get_running_loop().create_task(self._write_forever())
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.closing = True
+        if self.room_id is not None:
+            await get_hub().leave(self.room_id, self)
+        if self.writer is not None:
+            self.writer.cancel()
+
+    # From the client ------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         client_id = None
@@ -100,7 +122,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         result = await database_sync_to_async(services.message_post)(
             access=self.access, client_id=frame.client_id, body=frame.body
         )
-        # Stored and committed: acknowledge first, then fan out.
+        # Stored and committed: acknowledge first, then the private and staff notices,
+        # then the room.
         await self._send(result.ack)
         await fanout.send_outbox(result.outbox, self._send)
         if result.broadcast is not None:
@@ -112,15 +135,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         elif result.created:
             await fanout.publish_skip(room_id=self.access.room.pk, seq=result.message.seq)
 
+    # Replays ----------------------------------------------------------------------------
+
     async def _replay(self, after_seq: int) -> None:
         """Send every visible message after ``after_seq`` in order, then resume.done."""
-        up_to, batches = await database_sync_to_async(self._replay_batches)(after_seq)
-        for frame in batches:
-            await self.send(text_data=events.encode(frame))
-        self.last_seq = max(self.last_seq, up_to)
-        await self._send(events.resume_done(up_to))
+        async with self.send_lock:
+            up_to, frames = await database_sync_to_async(self._replay_frames)(after_seq)
+            for frame in frames:
+                await self._send(frame)
+            self.last_seq = max(self.last_seq, up_to)
+            await self._send(events.resume_done(up_to))
 
-    def _replay_batches(self, after_seq: int) -> tuple[int, list[events.Frame]]:
+    def _replay_frames(self, after_seq: int) -> tuple[int, list[events.Frame]]:
         up_to = selectors.room_last_seq(room=self.access.room)
         return up_to, self._frames_between(after_seq, up_to)
 
@@ -138,34 +164,66 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if not batch:
                 break
             for message in batch:
-                frames.append(
-                    events.message_new(message, role=roles.get(message.author_id, "participant"))
-                )
+                role = roles.get(message.author_id, "participant")
+                frames.append(events.message_new(message, role=role))
             cursor = batch[-1].seq
         return frames
 
-    async def room_message(self, event: dict[str, Any]) -> None:
-        seq = event["seq"]
-        if seq <= self.last_seq:
-            return  # already sent, by a replay or a gap fill
-        if seq > self.last_seq + 1:
-            # The layer lost or reordered something: the database has it.
-            for frame in await database_sync_to_async(self._frames_between)(self.last_seq, seq - 1):
-                await self.send(text_data=events.encode(frame))
-        self.last_seq = seq
-        await self.send(text_data=event["text"])
+    async def _fill_to(self, seq: int) -> None:
+        """Send what the database has between last_seq and ``seq`` (inclusive)."""
+        frames = await database_sync_to_async(self._frames_between)(self.last_seq, seq)
+        for frame in frames:
+            await self._send(frame)
+        self.last_seq = max(self.last_seq, seq)
 
-    async def room_control(self, event: dict[str, Any]) -> None:
-        """A moderation notice: for the whole room, or for one user's sockets."""
-        if event.get("user_id") not in (None, self.access.user.pk):
+    # From the hub -----------------------------------------------------------------------
+
+    def offer(self, event: HubEvent) -> None:
+        """Called by the hub for every event of this room; never blocks."""
+        if self.closing:
             return
-        await self.send(text_data=event["text"])
-        if event.get("close"):
-            await self.close(code=CLOSE_FORBIDDEN)
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # A slow reader must not hold up the room: close it; its client resumes by seq.
+            self.closing = True
+            asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
 
-    async def room_skip(self, event: dict[str, Any]) -> None:
-        if event["seq"] == self.last_seq + 1:
-            self.last_seq = event["seq"]
+    async def _write_forever(self) -> None:
+        while True:
+            event = await self.queue.get()
+            async with self.send_lock:
+                await self._deliver(event)
+                # Whatever else is queued goes out in the same turn.
+                while not self.queue.empty():
+                    await self._deliver(self.queue.get_nowait())
+
+    async def _deliver(self, event: HubEvent) -> None:
+        try:
+            if event.kind == "m":
+                if event.seq <= self.last_seq:
+                    return  # already sent, by a replay or a gap fill
+                if event.seq > self.last_seq + 1:
+                    # The transport lost or reordered something: the database has it.
+                    await self._fill_to(event.seq - 1)
+                self.last_seq = event.seq
+                await self.base_send({"type": "websocket.send", "text": event.text})
+            elif event.kind == "s":
+                if event.seq == self.last_seq + 1:
+                    self.last_seq = event.seq
+            elif event.kind == "y":
+                if self.behind and self.last_seq < self.behind:
+                    await self._fill_to(self.behind)
+                self.behind = event.seq if event.seq > self.last_seq else 0
+            elif event.kind == "c" and event.user_id in (None, self.access.user.pk):
+                await self.base_send({"type": "websocket.send", "text": event.text})
+                if event.close:
+                    self.closing = True
+                    await self.close(code=CLOSE_FORBIDDEN)
+        except Exception:
+            logger.exception("room socket: delivery failed")
+            with contextlib.suppress(Exception):
+                await self.close(code=1011)
 
     async def _send(self, frame: events.Frame) -> None:
         await self.send(text_data=events.encode(frame))

@@ -1,9 +1,5 @@
-"""Fan-out of stored messages and moderation notices.
-
-One frame is encoded once per message and published to the room's group; each socket's
-consumer forwards the text as is. The channel layer is at-most-once, so sockets keep
-their own last seq and fill any gap from the database (see ``RoomConsumer``).
-"""
+"""Publishing after commit: room events through the room hub, staff events through the
+channel layer (low volume), frames for the sender straight to its socket."""
 
 from __future__ import annotations
 
@@ -11,33 +7,38 @@ from collections.abc import Awaitable, Callable
 
 from channels.layers import get_channel_layer
 
-from chat.events import Frame, Outbox, room_group
+from chat import hub
+from chat.events import Frame, GroupEvent, Outbox
 
-MESSAGE_EVENT = "room.message"
-SKIP_EVENT = "room.skip"
-
-
-def _layer() -> object:
-    layer = get_channel_layer()
-    assert layer is not None, "CHANNEL_LAYERS is not configured"
-    return layer
+ROOM_GROUP_PREFIX = "room."
 
 
 async def publish_message(*, room_id: int, seq: int, text: str) -> None:
-    await _layer().group_send(  # type: ignore[attr-defined]
-        room_group(room_id), {"type": MESSAGE_EVENT, "seq": seq, "text": text}
-    )
+    await hub.get_hub().publish(room_id, hub.encode_message(seq, text))
 
 
 async def publish_skip(*, room_id: int, seq: int) -> None:
     """Tell sockets that ``seq`` exists but is not for them, so it is no gap to fill."""
-    await _layer().group_send(room_group(room_id), {"type": SKIP_EVENT, "seq": seq})  # type: ignore[attr-defined]
+    await hub.get_hub().publish(room_id, hub.encode_skip(seq))
+
+
+async def _publish_room_event(room_id: int, event: GroupEvent) -> None:
+    if event["type"] == "room.message":
+        await publish_message(room_id=room_id, seq=event["seq"], text=event["text"])
+    elif event["type"] == "room.control":
+        wire = hub.encode_control(event["text"], user_id=event["user_id"], close=event["close"])
+        await hub.get_hub().publish(room_id, wire)
+    else:
+        raise ValueError(f"unknown room event {event['type']!r}")
 
 
 async def send_outbox(outbox: Outbox, to_sender: Callable[[Frame], Awaitable[None]]) -> None:
     """Send an outbox after commit: the sender's frames first, then the groups'."""
     for frame in outbox.sender:
         await to_sender(frame)
-    layer = _layer()
+    layer = get_channel_layer()
     for group, event in outbox.groups:
-        await layer.group_send(group, event)  # type: ignore[attr-defined]
+        if group.startswith(ROOM_GROUP_PREFIX):
+            await _publish_room_event(int(group[len(ROOM_GROUP_PREFIX) :]), event)
+        elif layer is not None:
+            await layer.group_send(group, event)

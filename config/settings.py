@@ -193,6 +193,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHAT_RATE_LIMIT = env_int("CHAT_RATE_LIMIT", 60)  # messages per user per minute; 0: off
 CHAT_MAX_BODY = env_int("CHAT_MAX_BODY", 4000)  # characters
 CHAT_RESUME_BATCH = 500  # messages fetched from the database per replay query
+# Events waiting for one socket; a socket that falls further behind is closed (4008) and
+# its client resumes by seq, so that one slow reader never holds up a room.
+CHAT_SOCKET_QUEUE = env_int("CHAT_SOCKET_QUEUE", 2000)
 ESCALATION_ACK_SECONDS = env_int("ESCALATION_ACK_SECONDS", 120)
 if ESCALATION_ACK_SECONDS < 1:
     raise ImproperlyConfigured("ESCALATION_ACK_SECONDS must be at least 1.")

@@ -34,14 +34,14 @@ class Screening:
 
 
 @cache
-def _detector(path: str) -> Callable[..., Any]:
+def load_detector(path: str) -> Callable[..., Any]:
     detector: Callable[..., Any] = import_string(path)
     return detector
 
 
 def screen_text(text: str, recent: Sequence[str] = ()) -> Screening:
     try:
-        assessment = _detector(settings.MODERATION_DETECTOR)(text, recent=tuple(recent))
+        assessment = load_detector(settings.MODERATION_DETECTOR)(text, recent=tuple(recent))
         return Screening(
             level=str(
                 assessment.level.value if hasattr(assessment.level, "value") else assessment.level

@@ -1,0 +1,221 @@
+"""The room hub: one subscription per active room per process, fan-out to local sockets.
+
+Why not Channels groups: the textbook path costs a deserialise, a handler dispatch and a
+thread hop per receiver per message (see ../shared/DESIGN.md, "Fan-out"). Here a frame is
+encoded once, published once to Redis (or handed over in process when embedded), and each
+process pushes the same text into each of its own sockets' bounded queues.
+
+The hub never decides what a socket may see; it only carries notices of what the database
+already holds. Sockets keep their own last seq, fill gaps from the database, and the hub's
+sync loop tells every socket each room's committed position every few seconds, so that a
+publish lost anywhere (Redis restart, a full queue) still reaches every client.
+
+Wire format, one Redis message per event (the frame text is never parsed again):
+``m|seq|text`` a message.new frame; ``s|seq|`` a seq not for the room (held);
+``c|user_id or -|0 or 1|text`` a control frame for the room or one user (1: then close);
+``y|seq|`` the room's committed position (from the sync loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+logger = logging.getLogger(__name__)
+
+SYNC_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class HubEvent:
+    kind: str  # "m", "s", "c" or "y"
+    seq: int = 0
+    text: str = ""
+    user_id: int | None = None
+    close: bool = False
+
+
+def encode_message(seq: int, text: str) -> str:
+    return f"m|{seq}|{text}"
+
+
+def encode_skip(seq: int) -> str:
+    return f"s|{seq}|"
+
+
+def encode_control(text: str, *, user_id: int | None, close: bool) -> str:
+    return f"c|{'-' if user_id is None else user_id}|{1 if close else 0}|{text}"
+
+
+def decode(wire: str) -> HubEvent:
+    kind = wire[:1]
+    if kind == "c":
+        _, user, close, text = wire.split("|", 3)
+        return HubEvent(
+            "c", text=text, user_id=None if user == "-" else int(user), close=close == "1"
+        )
+    _, seq, text = wire.split("|", 2)
+    return HubEvent(kind, seq=int(seq), text=text)
+
+
+class RoomSocket(Protocol):
+    def offer(self, event: HubEvent) -> None: ...
+
+
+def _room_positions(room_ids: Iterable[int]) -> list[tuple[int, int]]:
+    from rooms.models import Room
+
+    return list(Room.objects.filter(pk__in=list(room_ids)).values_list("pk", "last_seq"))
+
+
+class RoomHub:
+    """The process's sockets by room, and its one Redis subscription per active room."""
+
+    def __init__(self, redis_url: str, prefix: str) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.local: dict[int, set[RoomSocket]] = {}
+        self._redis: Redis | None = None
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._syncer: asyncio.Task[None] | None = None
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._lock = asyncio.Lock()
+
+    def channel(self, room_id: int) -> str:
+        return f"{self.prefix}:room:{room_id}"
+
+    async def join(self, room_id: int, socket: RoomSocket) -> None:
+        """Add a socket; returns once events published from now on will reach it."""
+        sockets = self.local.setdefault(room_id, set())
+        sockets.add(socket)
+        if self._syncer is None or self._syncer.done():
+            self._syncer = asyncio.get_running_loop().create_task(self._sync_forever())
+        if self.redis_url and len(sockets) == 1:
+            await self._subscribe(room_id)
+
+    async def leave(self, room_id: int, socket: RoomSocket) -> None:
+        sockets = self.local.get(room_id)
+        if sockets is None:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self.local[room_id]
+            if self.redis_url and self._pubsub is not None:
+                async with self._lock:
+                    if room_id not in self.local:
+                        await self._pubsub.unsubscribe(self.channel(room_id))
+
+    async def publish(self, room_id: int, wire: str) -> None:
+        if not self.redis_url:
+            self.dispatch(room_id, wire)
+            return
+        redis, _ = await self._ensure_redis()
+        await redis.publish(self.channel(room_id), wire)
+
+    def dispatch(self, room_id: int, wire: str) -> None:
+        sockets = self.local.get(room_id)
+        if not sockets:
+            return
+        event = decode(wire)
+        for socket in list(sockets):
+            socket.offer(event)
+
+    # Redis ------------------------------------------------------------------------------
+
+    async def _ensure_redis(self) -> tuple[Redis, PubSub]:
+        if self._redis is None or self._pubsub is None:
+            # No socket timeout: the subscriber's reads block for as long as a room is quiet.
+            self._redis = Redis.from_url(self.redis_url, socket_timeout=None)
+            self._pubsub = self._redis.pubsub()
+        return self._redis, self._pubsub
+
+    async def _subscribe(self, room_id: int) -> None:
+        channel = self.channel(room_id)
+        async with self._lock:
+            _, pubsub = await self._ensure_redis()
+            confirmed = self._confirmed.setdefault(channel, asyncio.Event())
+            await pubsub.subscribe(channel)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.get_running_loop().create_task(self._read_forever())
+        try:
+            # Redis confirms once it has the subscription: from then on nothing published
+            # to the room can pass this process by.
+            await asyncio.wait_for(confirmed.wait(), timeout=5)
+        except TimeoutError:
+            logger.warning("room hub: no subscribe confirmation from Redis; relying on sync")
+
+    async def _read_forever(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
+        prefix = f"{self.prefix}:room:"
+        while True:
+            try:
+                if not pubsub.subscribed:
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # redis-py reconnects and resubscribes on the next read; whatever was
+                # published meanwhile comes back through the sync loop.
+                logger.warning("room hub: Redis connection lost; reconnecting", exc_info=True)
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            if message["type"] == "subscribe":
+                event = self._confirmed.pop(channel, None)
+                if event is not None:
+                    event.set()
+                # After a reconnect every room is resubscribed: catch up at once.
+                self._sync_now([int(channel[len(prefix) :])])
+                continue
+            if message["type"] != "message":
+                continue
+            self.dispatch(int(channel[len(prefix) :]), message["data"].decode())
+
+    # Sync -------------------------------------------------------------------------------
+
+    def _sync_now(self, room_ids: list[int]) -> None:
+        asyncio.get_running_loop().create_task(self._sync(room_ids))
+
+    async def _sync(self, room_ids: list[int]) -> None:
+        if not room_ids:
+            return
+        try:
+            positions = await database_sync_to_async(_room_positions)(room_ids)
+        except Exception:
+            logger.warning("room hub: sync failed; trying again", exc_info=True)
+            return
+        for room_id, last_seq in positions:
+            self.dispatch(room_id, f"y|{last_seq}|")
+
+    async def _sync_forever(self) -> None:
+        while self.local:
+            await asyncio.sleep(SYNC_SECONDS)
+            await self._sync(list(self.local))
+
+
+_hubs: dict[asyncio.AbstractEventLoop, RoomHub] = {}
+
+
+def get_hub() -> RoomHub:
+    """This event loop's hub (a process has one loop under daphne or uvicorn)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        for old in [key for key in _hubs if key.is_closed()]:
+            del _hubs[old]
+        hub = _hubs[loop] = RoomHub(settings.REDIS_URL, settings.CHANNEL_LAYER_PREFIX)
+    return hub
