@@ -10,8 +10,8 @@ docs/moderation.md.
 """
 
 from moderation.detection.assessment import Assessment, Category, Evidence, Level
-from moderation.detection.lexicon import LexiconError
 from moderation.detection.detector import screen
+from moderation.detection.lexicon import LexiconError
 
 __all__ = ["Assessment", "Category", "Evidence", "Level", "LexiconError", "screen"]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     """Screening level, ordered: NONE < WATCH < HIGH < IMMINENT."""
 
     NONE = "none"
@@ -48,7 +48,7 @@ class Level(str, Enum):
 _RANK = {"none": 0, "watch": 1, "high": 2, "imminent": 3}
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     """What kind of risk a signal is about."""
 
     SUICIDE = "suicide"

@@ -209,7 +209,8 @@ def _combo_possible(lex: Lexicon, risk: list[_Signal], cues: list[_Signal]) -> b
         cue_tags.update(signal.rule.tags)
     every = tags | cue_tags
     return any(
-        combo.first & every and combo.second & cue_tags or combo.second & every and combo.first & cue_tags
+        (combo.first & every and combo.second & cue_tags)
+        or (combo.second & every and combo.first & cue_tags)
         for combo in lex.combos
     )
 
@@ -245,7 +246,9 @@ def _analyse_recent(text: str) -> _Analysis:
     return _analyse(text, lexicon(), True)
 
 
-def _evidence(signal: _Signal, normalised: Normalised, rule_id: str, source: int | None) -> Evidence:
+def _evidence(
+    signal: _Signal, normalised: Normalised, rule_id: str, source: int | None
+) -> Evidence:
     start, end = normalised.to_original(signal.start, signal.end)
     return Evidence(rule_id, normalised.original[start:end], start, end, source)
 
@@ -296,12 +299,13 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
                 first, second = found
                 first_evidence = _evidence(first, normalised, first.rule.id, None)
             elif combo.recent and recent_kept:
-                second = next((s for s in usable if s.rule.tags & combo.second), None)
+                now = next((s for s in usable if s.rule.tags & combo.second), None)
                 earlier = next(
                     ((i, s, n) for i, s, n in recent_kept if s.rule.tags & combo.first), None
                 )
-                if second is None or earlier is None:
+                if now is None or earlier is None:
                     continue
+                second = now
                 index, first, earlier_norm = earlier
                 first_evidence = _evidence(first, earlier_norm, first.rule.id, index)
             else:
@@ -319,15 +323,14 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
             categories.append((rank, first.rule.category))
             hold = hold or first.rule.hold or second.rule.hold
 
-    if not best:
-        if not (hold or _held_in_past(analysis)):
-            return Assessment(
-                level=Level.NONE,
-                categories=(),
-                hold=False,
-                evidence=(),
-                discounted=_discounted(analysis),
-            )
+    if not best and not (hold or _held_in_past(analysis)):
+        return Assessment(
+            level=Level.NONE,
+            categories=(),
+            hold=False,
+            evidence=(),
+            discounted=_discounted(analysis),
+        )
 
     evidence: list[Evidence] = list(combo_evidence)
     spans = {(item.start, item.end, item.source) for item in evidence[1:]}

@@ -28,14 +28,14 @@ def classify_line(line: str) -> str:
     except json.JSONDecodeError as error:
         return _error(None, f"invalid JSON: {error.msg} at column {error.colno}")
     if not isinstance(item, dict):
-        return _error(None, "expected a JSON object with \"id\" and \"text\"")
+        return _error(None, 'expected a JSON object with "id" and "text"')
     message_id = item.get("id")
     text = item.get("text")
     if not isinstance(text, str):
-        return _error(message_id, "missing or non-string \"text\"")
+        return _error(message_id, 'missing or non-string "text"')
     recent = item.get("recent", [])
     if not isinstance(recent, list) or not all(isinstance(r, str) for r in recent):
-        return _error(message_id, "\"recent\" must be a list of strings")
+        return _error(message_id, '"recent" must be a list of strings')
     assessment = screen(text, recent=recent)
     return json.dumps(
         {

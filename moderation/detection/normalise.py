@@ -65,12 +65,12 @@ def _map_back(edits: tuple[Edit, ...], pos: int, *, is_end: bool) -> int:
         index = bisect.bisect_left(starts, pos) - 1  # last edit starting before pos
         if index < 0:
             return pos
-        new_start, new_end, old_start, old_end = edits[index]
+        _, new_end, _, old_end = edits[index]
         return old_end if pos <= new_end else pos - new_end + old_end
     index = bisect.bisect_right(starts, pos) - 1  # last edit starting at or before pos
     if index < 0:
         return pos
-    new_start, new_end, old_start, old_end = edits[index]
+    _, new_end, old_start, old_end = edits[index]
     return old_start if pos < new_end else pos - new_end + old_end
 
 
@@ -129,7 +129,9 @@ class _Tables:
         )
         self.stretched_re = re.compile(r"[a-z]*([a-z])\1\1[a-z]*")
         self.leet_hint = re.compile(rf"[0-9{cls}]")
-        self.spaced_hint = re.compile(r"(?<![a-z0-9])[a-z][ .*]{1,3}[a-z][ .*]{1,3}[a-z](?![a-z0-9])")
+        self.spaced_hint = re.compile(
+            r"(?<![a-z0-9])[a-z][ .*]{1,3}[a-z][ .*]{1,3}[a-z](?![a-z0-9])"
+        )
         self.stretched_hint = re.compile(r"([a-z])\1\1")
         # One alternation of every key, bucketed by first letter behind a lookahead so the
         # engine only tries the keys that can start at each position.
@@ -165,18 +167,21 @@ def _slang_key(key: str) -> str:
     return " ".join(key.replace("'", "").split())
 
 
+_Trie = dict[str, "_Trie"]
+
+
 def _literal_trie(words: Iterable[str]) -> str:
     """A regex matching any of `words` (spaces match any white space), as a trie of their
     letters: the engine rejects an alternative by its first letter, so this costs about
     one step per character of text instead of one per word of the list."""
-    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    tree: _Trie = {}
     for word in words:
         node = tree
         for char in " ".join(word.replace("'", "").split()):
             node = node.setdefault(char, {})
         node[""] = {}
 
-    def emit(node: dict) -> str:  # type: ignore[type-arg]
+    def emit(node: _Trie) -> str:
         branches = []
         optional = False
         for char, child in sorted(node.items()):
@@ -187,7 +192,9 @@ def _literal_trie(words: Iterable[str]) -> str:
             branches.append(piece + emit(child))
         if not branches:
             return ""
-        body = branches[0] if len(branches) == 1 and not optional else "(?:" + "|".join(branches) + ")"
+        body = (
+            branches[0] if len(branches) == 1 and not optional else "(?:" + "|".join(branches) + ")"
+        )
         return body + "?" if optional and body else body
 
     return emit(tree)
@@ -362,15 +369,11 @@ def normalise(text: str) -> Normalised:
         if edits:
             steps.append(edits)
     if tables.spaced_hint.search(current):
-        current, edits = _tracked_sub(
-            tables.spaced_re, lambda m: _join_spaced(tables, m), current
-        )
+        current, edits = _tracked_sub(tables.spaced_re, lambda m: _join_spaced(tables, m), current)
         if edits:
             steps.append(edits)
     if tables.stretched_hint.search(current):
-        current, edits = _tracked_sub(
-            tables.stretched_re, lambda m: _unstretch(tables, m), current
-        )
+        current, edits = _tracked_sub(tables.stretched_re, lambda m: _unstretch(tables, m), current)
         if edits:
             steps.append(edits)
     current, edits = _tracked_sub(tables.slang_re, lambda m: _slang(tables, m), current)

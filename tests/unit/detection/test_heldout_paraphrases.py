@@ -22,7 +22,14 @@ FLOOR = {
 
 @pytest.mark.parametrize(
     "name",
-    ["paraphrases.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl"],
+    [
+        "paraphrases.jsonl",
+        "heldout.jsonl",
+        "heldout2.jsonl",
+        "heldout3.jsonl",
+        "heldout4.jsonl",
+        "heldout5.jsonl",
+    ],
 )
 def test_own_paraphrases_stay_above_the_unseen_floor(name: str, tmp_path: Path) -> None:
     check(score_file(HERE / name, tmp_path), FLOOR)

@@ -23,9 +23,13 @@ def test_answers_in_order_and_survives_bad_lines() -> None:
     assert [item.get("id") for item in out] == [1, None, None, "x", "y", 7, 8, 9]
     assert out[0]["level"] == "high"
     assert out[0]["categories"] == ["suicide"]
-    assert out[0]["evidence"] and out[0]["evidence"][0].startswith("suicide.")
+    assert out[0]["evidence"]
+    assert out[0]["evidence"][0].startswith("suicide.")
     assert out[0]["hold"] is False
-    assert "error" in out[1] and "error" in out[2] and "error" in out[3] and "error" in out[4]
+    assert "error" in out[1]
+    assert "error" in out[2]
+    assert "error" in out[3]
+    assert "error" in out[4]
     assert out[5] == {"id": 7, "level": "none", "categories": [], "evidence": [], "hold": False}
     assert out[6]["level"] == "imminent"
     assert "error" in out[7]
