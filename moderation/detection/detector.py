@@ -16,6 +16,7 @@ How a message is judged (docs/moderation.md has the long form):
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -61,10 +62,11 @@ class _Analysis:
 class _Context:
     """Lazily computed facts about one normalised message, shared by its signals."""
 
-    __slots__ = ("_clauses", "_message_hits", "_quotes", "_sentences", "memo", "text")
+    __slots__ = ("_clauses", "_message_hits", "_quotes", "_sentences", "keys", "memo", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, keys: set[str]) -> None:
         self.text = text
+        self.keys = keys
         self._clauses: list[int] | None = None
         self._sentences: list[tuple[int, int]] | None = None
         self._quotes: list[tuple[int, int]] | None = None
@@ -127,6 +129,8 @@ class _Context:
 
 
 def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
+    if context.keys is not None and not context.keys & facts.keys:
+        return False  # none of the words the context needs is in the message
     scope = context.scope
     if scope == "quote":
         return facts.in_quote(signal.start, signal.end)
@@ -158,6 +162,8 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
 
 
 _WORD = re.compile(r"\w\w\w+")
+# Words for the index: split on white space once punctuation is white space too.
+_PUNCTUATION_TO_SPACE = str.maketrans({c: " " for c in string.punctuation})
 
 
 def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> None:
@@ -167,7 +173,12 @@ def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> 
     for key in keys & index.keys():
         candidates |= index[key]
     patterns = matcher.patterns
+    second = matcher.second
     for number in candidates:
+        # A cheap set test first: a second word the pattern needs must be there too.
+        also = second[number]
+        if also is not None and keys.isdisjoint(also):
+            continue
         regex, rule = patterns[number]
         match = regex.search(text)
         while match is not None:  # usually no match at all: one search is the whole cost
@@ -181,14 +192,14 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    words = _WORD.findall(norm)
+    words = norm.translate(_PUNCTUATION_TO_SPACE).split()
     keys = {word[:4] for word in words}
-    keys.update(word[:3] for word in words)
+    keys.update([word[:3] for word in words])
     _scan(lex.signals, norm, keys, found)
     _scan(lex.cues, norm, keys, found)
     if not found:
         return _Analysis(normalised, (), ())
-    facts = _Context(norm)
+    facts = _Context(norm, keys)
     kept: list[_Signal] = []
     discounted: list[tuple[_Signal, str]] = []
     risk = [signal for signal in found if signal.rule.rank]

@@ -58,6 +58,8 @@ class ContextRule:
     unless: re.Pattern[str] | None
     unless_scope: str
     comment: str
+    # Keys of which the text must have one for `pattern` to match (None: unknown).
+    keys: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,11 @@ class Matcher:
     always: tuple[int, ...]
     # The same, ready for the hot path: key -> frozenset of pattern numbers.
     index_sets: dict[str, frozenset[int]]
+    # Per pattern, every set of keys it needs one of: all must meet the text's keys
+    # before the regex is worth running. `second` is the most telling one besides the
+    # key it is filed under (None when there is none), for a single cheap test.
+    requirements: tuple[tuple[frozenset[str], ...], ...]
+    second: tuple[frozenset[str] | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +343,28 @@ def _best(groups: Sequence[frozenset[str]]) -> frozenset[str] | None:
     )
 
 
+def _requirements(pattern: str) -> tuple[frozenset[str], ...]:
+    """Every group of keys of which a match must contain one (empty if unknown)."""
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except re.error:
+        return ()
+    groups, run = _required(list(parsed), "")
+    key = _key(run, True)
+    if key is not None:
+        groups.append(frozenset([key]))
+    return tuple(dict.fromkeys(groups))
+
+
+def _second(groups: tuple[frozenset[str], ...]) -> frozenset[str] | None:
+    """The second most selective group (the best one is what the pattern is filed under)."""
+    if len(groups) < 2:
+        return None
+    best = _best(groups)
+    rest = [group for group in groups if group != best]
+    return _best(rest) if rest else None
+
+
 def _index_keys(pattern: str) -> frozenset[str] | None:
     """The word prefixes of which a text must contain one for `pattern` to match."""
     try:
@@ -355,9 +384,11 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
     compiled: list[tuple[re.Pattern[str], Rule]] = []
     index: dict[str, list[int]] = defaultdict(list)
     always: list[int] = []
+    requirements: list[tuple[frozenset[str], ...]] = []
     for rule in ordered:
         for pattern in rule.patterns:
             number = len(compiled)
+            requirements.append(_requirements(pattern))
             # No leading \b: the scanner checks the word start itself, and a leading
             # assertion would stop the engine from skipping ahead to a first character.
             compiled.append((re.compile(pattern), rule))
@@ -372,6 +403,8 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
         index={key: tuple(ids) for key, ids in index.items()},
         always=tuple(always),
         index_sets={key: frozenset(ids) for key, ids in index.items()},
+        requirements=tuple(requirements),
+        second=tuple(_second(groups) for groups in requirements),
     )
 
 
@@ -404,11 +437,13 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
         except re.error as error:
             raise LexiconError(f"context {context_id}: {error}") from error
 
+    pattern = join("patterns")
     return ContextRule(
         id=context_id,
         scope=scope,
         effect=effect,
-        pattern=join("patterns"),
+        keys=_index_keys(pattern.pattern) if pattern is not None else None,
+        pattern=pattern,
         unless=join("unless"),
         unless_scope=str(entry.get("unless_scope", scope)),
         comment=str(entry.get("comment", "")),
