@@ -121,11 +121,26 @@ class _Context:
     def message_has(self, context: ContextRule) -> bool:
         hit = self._message_hits.get(context.id)
         if hit is None:
-            hit = bool(context.pattern and context.pattern.search(self.text))
+            hit = bool(context.pattern and _search_word(context.pattern, self.text))
             if hit and context.unless is not None and context.unless_scope == "message":
-                hit = not context.unless.search(self.text)
+                hit = not _search_word(context.unless, self.text)
             self._message_hits[context.id] = hit
         return hit
+
+
+def _search_word(
+    regex: re.Pattern[str], text: str, start: int = 0, end: int | None = None
+) -> re.Match[str] | None:
+    """`regex.search`, but only matches that start a word."""
+    stop = len(text) if end is None else end
+    while True:
+        match = regex.search(text, start, stop)
+        if match is None:
+            return None
+        begin = match.start()
+        if not begin or not text[begin - 1].isalnum():
+            return match
+        start = begin + 1
 
 
 def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
@@ -139,14 +154,14 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     text = facts.text
     if scope == "before":
         start = max(facts.clause_start(signal.start), signal.start - _BEFORE_WINDOW)
-        if context.pattern is None or not context.pattern.search(text, start, signal.start):
+        if context.pattern is None or not _search_word(context.pattern, text, start, signal.start):
             return False
         return not _unless(context, signal, facts)
     s_start, s_end = facts.sentence(signal.start)
     key = (context.id, s_start if context.unless_scope != "clause" else signal.start)
     hit = facts.memo.get(key)
     if hit is None:
-        hit = bool(context.pattern and context.pattern.search(text, s_start, s_end))
+        hit = bool(context.pattern and _search_word(context.pattern, text, s_start, s_end))
         hit = hit and not _unless(context, signal, facts)
         facts.memo[key] = hit
     return hit
@@ -158,7 +173,7 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     s_start, s_end = facts.sentence(signal.start)
     if context.unless_scope == "clause":
         s_start, s_end = facts.clause(signal.start, s_start, s_end)
-    return context.unless.search(facts.text, s_start, s_end) is not None
+    return _search_word(context.unless, facts.text, s_start, s_end) is not None
 
 
 _WORD = re.compile(r"\w\w\w+")

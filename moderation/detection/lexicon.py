@@ -432,6 +432,9 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
         expanded = [
             _expand(p, macros, f"context {context_id}").replace(" ", r"\s+") for p in patterns
         ]
+        # A leading \b would stop the engine from skipping ahead by first character;
+        # the detector checks that a context match starts a word (detector._search_word).
+        expanded = [p[2:] if p.startswith("\\b") else p for p in expanded]
         try:
             return re.compile("|".join(f"(?:{p})" for p in expanded))
         except re.error as error:
