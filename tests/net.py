@@ -25,7 +25,9 @@ async def next_frame(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]
     return frame
 
 
-async def wait_for(ws: ClientConnection, kind: str, timeout: float = 5, **match: Any) -> dict[str, Any]:
+async def wait_for(
+    ws: ClientConnection, kind: str, timeout: float = 5, **match: Any
+) -> dict[str, Any]:
     """The next frame of type ``kind`` (whose fields equal ``match``), skipping others."""
     async with asyncio.timeout(timeout):
         while True:

@@ -103,9 +103,18 @@ async def test_the_escalation_ladder_across_processes(
 
     # Acknowledged: no more overdue notices. Resolve is broadcast.
     await send(casey, {"type": "escalation.ack", "escalation_id": escalation["escalation_id"]})
-    assert (await wait_for(casey, "escalation.updated", state="acknowledged"))["acknowledged_by"] == "casey"
+    assert (await wait_for(casey, "escalation.updated", state="acknowledged"))[
+        "acknowledged_by"
+    ] == "casey"
     assert await quiet(casey, "escalation.updated", ACK_SECONDS + 1.5)
-    await send(casey, {"type": "escalation.resolve", "escalation_id": escalation["escalation_id"], "note": "Reached them."})
+    await send(
+        casey,
+        {
+            "type": "escalation.resolve",
+            "escalation_id": escalation["escalation_id"],
+            "note": "Reached them.",
+        },
+    )
     assert (await wait_for(casey, "escalation.updated", state="resolved"))["tier"] == 3
     assert (await wait_for(fran, "escalation.updated", state="resolved"))["resolved_by"] == "casey"
 
