@@ -1,4 +1,4 @@
-"""Our own messages in other words (paraphrases.jsonl, heldout.jsonl, heldout2.jsonl):
+"""Our own messages in other words (paraphrases.jsonl, heldout*.jsonl):
 the generalisation check. They must stay at or above the floor the unseen set is judged
 by (imminent_caught >= 0.95, imminent_recall >= 0.80, crisis_recall >= 0.90,
 false_alarm_rate <= 0.05). See docs/moderation.md for how they were written and used."""
@@ -20,16 +20,9 @@ FLOOR = {
 }
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "paraphrases.jsonl",
-        "heldout.jsonl",
-        "heldout2.jsonl",
-        "heldout3.jsonl",
-        "heldout4.jsonl",
-        "heldout5.jsonl",
-    ],
-)
-def test_own_paraphrases_stay_above_the_unseen_floor(name: str, tmp_path: Path) -> None:
-    check(score_file(HERE / name, tmp_path), FLOOR)
+OWN_SETS = [HERE / "paraphrases.jsonl", *sorted(HERE.glob("heldout*.jsonl"))]
+
+
+@pytest.mark.parametrize("path", OWN_SETS, ids=[path.name for path in OWN_SETS])
+def test_own_paraphrases_stay_above_the_unseen_floor(path: Path, tmp_path: Path) -> None:
+    check(score_file(path, tmp_path), FLOOR)

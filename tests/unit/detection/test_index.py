@@ -12,19 +12,14 @@ from moderation.detection.normalise import normalise
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
 
 HERE = Path(__file__).resolve().parent
+OWN_SETS = [HERE / "paraphrases.jsonl", *sorted(HERE.glob("heldout*.jsonl"))]
 
 
 def _texts() -> list[str]:
     texts = [text for text, _, _ in RULE_CASES] + [text for text, _ in EVASION_CASES]
     texts += NEGATIVE_CASES
-    for name in (
-        "paraphrases.jsonl",
-        "heldout.jsonl",
-        "heldout2.jsonl",
-        "heldout3.jsonl",
-        "heldout4.jsonl",
-    ):
-        with (HERE / name).open(encoding="utf-8") as handle:
+    for path in OWN_SETS:
+        with path.open(encoding="utf-8") as handle:
             texts += [json.loads(line)["text"] for line in handle if line.strip()]
     return texts
 
