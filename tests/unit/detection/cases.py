@@ -62,6 +62,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("he is hitting me right now", "imminent", "abuse.attack_now"),
     ("my dad hits me and now i'm locked in my room", "imminent", "abuse.trapped_now"),
     ("my partner locks me in when we fight", "high", "abuse.trapped"),
+    ("he hit me again and now he's looking for me", "imminent", "abuse.pursued"),
     ("my stepdad slapped me again this morning", "high", "abuse.ongoing"),
     ("i don't feel safe at home", "high", "abuse.ongoing"),
     # substance
