@@ -35,6 +35,7 @@ class Receiver:
     seqs: list[int] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     last_receipt: float = 0.0
+    last_ack: float = 0.0
     acks: dict[str, int] = field(default_factory=dict)
 
 
@@ -51,6 +52,7 @@ async def _read(ws: Any, receiver: Receiver) -> None:
                 receiver.latencies.append(now - float(body[2:].split(" ", 1)[0]))
         elif kind == "message.ack":
             receiver.acks[frame["client_id"]] = frame["seq"]
+            receiver.last_ack = now
 
 
 def _url(target: Server, kind: str) -> str:
@@ -139,6 +141,8 @@ async def run_load(target: Server, kind: str, cookies: list[str], mode: str) -> 
         "duplicated": duplicated,
         "cpu_us_per_delivery": cpu / max(delivered, 1) * 1e6,
         "peak_mib": target.peak_rss_mib(),
+        "acks_s": max(r.last_ack for r in receivers) - started,
+        "drain_s": finished - started,
         "expected": expected * len(receivers),
         "delivered": delivered,
     }
@@ -196,6 +200,7 @@ def main() -> None:
                 print(
                     f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
                     f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['peak_mib']:>9.1f}"
+                    f"  acked by {row['acks_s']:.2f} s, all received by {row['drain_s']:.2f} s"
                     + (
                         f"  (lost before resume: {row['lost_before_resume']})"
                         if row["lost_before_resume"]

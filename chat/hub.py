@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -32,6 +32,18 @@ from redis.asyncio.client import PubSub
 logger = logging.getLogger(__name__)
 
 SYNC_SECONDS = 2.0
+# How long the hub holds a message that overtook an earlier one (two senders' publishes
+# can cross on the way) before it lets sockets fetch the missing seq from the database.
+REORDER_SECONDS = 0.2
+
+
+@dataclass
+class RoomOrder:
+    """Per room: the highest seq passed on in order, and what arrived ahead of a gap."""
+
+    last: int | None = None
+    ahead: dict[int, str] = field(default_factory=dict)
+    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,7 @@ class RoomHub:
         self._reader: asyncio.Task[None] | None = None
         self._syncer: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}
+        self._order: dict[int, RoomOrder] = {}
         self._lock = asyncio.Lock()
 
     def channel(self, room_id: int) -> str:
@@ -109,6 +122,9 @@ class RoomHub:
         sockets.discard(socket)
         if not sockets:
             del self.local[room_id]
+            order = self._order.pop(room_id, None)
+            if order is not None and order.timer is not None:
+                order.timer.cancel()
             if self.redis_url and self._pubsub is not None:
                 async with self._lock:
                     if room_id not in self.local:
@@ -122,6 +138,46 @@ class RoomHub:
         await redis.publish(self.channel(room_id), wire)
 
     def dispatch(self, room_id: int, wire: str) -> None:
+        """Pass an event to the room's sockets, message and skip events in seq order.
+
+        Without this, two messages whose publishes crossed would make every socket of the
+        room fetch the first one from the database: one query per socket, per crossing.
+        """
+        if room_id not in self.local:
+            return
+        if wire[0] not in "ms":
+            self._offer(room_id, wire)
+            return
+        seq = int(wire.split("|", 2)[1])
+        order = self._order.setdefault(room_id, RoomOrder())
+        if order.last is not None and seq > order.last + 1:
+            order.ahead[seq] = wire
+            if order.timer is None:
+                order.timer = asyncio.get_running_loop().call_later(
+                    REORDER_SECONDS, self._release, room_id
+                )
+            return
+        self._offer(room_id, wire)
+        if order.last is None or seq > order.last:
+            order.last = seq
+        while order.ahead and order.last + 1 in order.ahead:
+            order.last += 1
+            self._offer(room_id, order.ahead.pop(order.last))
+        if not order.ahead and order.timer is not None:
+            order.timer.cancel()
+            order.timer = None
+
+    def _release(self, room_id: int) -> None:
+        """The gap did not close in time: pass on what waited; sockets fill from the DB."""
+        order = self._order.get(room_id)
+        if order is None:
+            return
+        order.timer = None
+        for seq in sorted(order.ahead):
+            order.last = max(order.last or 0, seq)
+            self._offer(room_id, order.ahead.pop(seq))
+
+    def _offer(self, room_id: int, wire: str) -> None:
         sockets = self.local.get(room_id)
         if not sockets:
             return
@@ -199,7 +255,7 @@ class RoomHub:
             logger.warning("room hub: sync failed; trying again", exc_info=True)
             return
         for room_id, last_seq in positions:
-            self.dispatch(room_id, f"y|{last_seq}|")
+            self._offer(room_id, f"y|{last_seq}|")
 
     async def _sync_forever(self) -> None:
         while self.local:

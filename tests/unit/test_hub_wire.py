@@ -22,3 +22,41 @@ from chat.hub import HubEvent, decode, encode_control, encode_message, encode_sk
 )
 def test_round_trip(wire: str, event: HubEvent) -> None:
     assert decode(wire) == event
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+
+    def offer(self, event: HubEvent) -> None:
+        self.seqs.append(event.seq)
+
+
+async def test_crossed_publishes_are_put_back_in_order() -> None:
+    from chat.hub import RoomHub
+
+    hub = RoomHub("", "t")
+    socket = Recorder()
+    hub.local[1] = {socket}
+    for seq in (1, 3, 4, 2, 6, 5):
+        hub.dispatch(1, encode_message(seq, "{}") if seq != 4 else encode_skip(seq))
+    assert socket.seqs == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_gap_that_never_closes_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from chat import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "REORDER_SECONDS", 0.01)
+    hub = hub_module.RoomHub("", "t")
+    socket = Recorder()
+    hub.local[1] = {socket}
+    hub.dispatch(1, encode_message(1, "{}"))
+    hub.dispatch(1, encode_message(3, "{}"))
+    hub.dispatch(1, encode_message(4, "{}"))
+    assert socket.seqs == [1]
+    await asyncio.sleep(0.05)
+    assert socket.seqs == [1, 3, 4]
+    hub.dispatch(1, encode_message(2, "{}"))  # late after all: passed on, sockets drop it
+    assert socket.seqs == [1, 3, 4, 2]
