@@ -386,9 +386,20 @@ def _combination(
     for second in signals:
         if second.rule.tags & second_tags:
             for first in signals:
-                if first is not second and first.rule.tags & first_tags:
+                if first.rule.tags & first_tags and _distinct(first, second):
                     return first, second
     return None
+
+
+def _distinct(one: _Signal, other: _Signal) -> bool:
+    """Two signals say two things: not the same words read twice, nor a cue inside
+    another cue ("tonight" inside "tonight's the night")."""
+    if one is other or (one.start == other.start and one.end == other.end):
+        return False
+    nested = (one.start <= other.start and other.end <= one.end) or (
+        other.start <= one.start and one.end <= other.end
+    )
+    return not (nested and not one.rule.rank and not other.rule.rank)
 
 
 def _recent_signals(
