@@ -119,7 +119,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
     async def _post(self, frame: protocol.SendMessage) -> None:
-        result = await database_sync_to_async(services.message_post)(
+        result = await database_sync_to_async(services.message_post, thread_sensitive=False)(
             access=self.access, client_id=frame.client_id, body=frame.body
         )
         # Stored and committed: acknowledge first, then the private and staff notices,
