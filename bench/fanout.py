@@ -2,7 +2,8 @@
 
     python bench/fanout.py [--sizes 10,100,300] [--servers raw,daphne,uvicorn] [--quick]
 
-For each server and room size: a burst (5 senders x 40 messages back to back) and a steady
+Servers: raw, daphne, uvicorn, and daphnex2 / uvicornx2 (two processes sharing Redis, the
+clients spread over both). For each server and room size: a burst (5 senders x 40 messages back to back) and a steady
 load (10 messages a second for 10 s). Printed per run: deliveries per second (summed over
 receivers), send-to-receipt latency p50/p99/max, messages lost and duplicated (after the
 product's clients resume by seq), server CPU microseconds per delivery and peak memory.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -63,14 +65,19 @@ def _url(target: Server, kind: str) -> str:
     )
 
 
-async def run_load(target: Server, kind: str, cookies: list[str], mode: str) -> dict[str, Any]:
+async def run_load(
+    targets: list[Server], kind: str, cookies: list[str], mode: str
+) -> dict[str, Any]:
+    """Clients are spread over ``targets`` round robin (senders too); CPU is summed."""
+    target = targets[0]
     receivers = [Receiver(str(n)) for n in range(len(cookies))]
     sockets = []
-    for cookie in cookies:
+    for index, cookie in enumerate(cookies):
+        near = targets[index % len(targets)]
         sockets.append(
             await websockets.connect(
-                _url(target, kind),
-                additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{target.port}"},
+                _url(near, kind),
+                additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{near.port}"},
                 max_queue=None,
                 compression=None,
                 open_timeout=30,
@@ -78,7 +85,7 @@ async def run_load(target: Server, kind: str, cookies: list[str], mode: str) -> 
         )
     readers = [asyncio.create_task(_read(ws, r)) for ws, r in zip(sockets, receivers, strict=True)]
     await asyncio.sleep(1.0)
-    cpu_before = target.cpu_seconds()
+    cpu_before = sum(t.cpu_seconds() for t in targets)
     started = time.perf_counter()
     tag = f"{mode}-{time.time_ns()}"
     if mode == "burst":
@@ -116,7 +123,7 @@ async def run_load(target: Server, kind: str, cookies: list[str], mode: str) -> 
     while time.perf_counter() < deadline and any(len(set(r.seqs)) < expected for r in receivers):
         await asyncio.sleep(0.05)
     finished = max((r.last_receipt for r in receivers), default=started)
-    cpu = target.cpu_seconds() - cpu_before
+    cpu = sum(t.cpu_seconds() for t in targets) - cpu_before
     acked = sorted({seq for r in receivers for cid, seq in r.acks.items() if cid.startswith(tag)})
     delivered = sum(len(r.seqs) for r in receivers)
     duplicated = sum(len(r.seqs) - len(set(r.seqs)) for r in receivers)
@@ -140,7 +147,7 @@ async def run_load(target: Server, kind: str, cookies: list[str], mode: str) -> 
         "lost": lost,
         "duplicated": duplicated,
         "cpu_us_per_delivery": cpu / max(delivered, 1) * 1e6,
-        "peak_mib": target.peak_rss_mib(),
+        "peak_mib": sum(t.peak_rss_mib() for t in targets),
         "acks_s": max(r.last_ack for r in receivers) - started,
         "drain_s": finished - started,
         "expected": expected * len(receivers),
@@ -194,8 +201,13 @@ def main() -> None:
     for kind in kinds:
         for size in sizes:
             for mode in modes:
-                with server(env, kind) as target:
-                    row = asyncio.run(run_load(target, kind, cookies[:size], mode))
+                with contextlib.ExitStack() as stack:
+                    count = 2 if kind.endswith("x2") else 1
+                    targets = [
+                        stack.enter_context(server(env, kind.removesuffix("x2")))
+                        for _ in range(count)
+                    ]
+                    row = asyncio.run(run_load(targets, kind, cookies[:size], mode))
                 results[(kind, size, mode)] = row
                 print(
                     f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
@@ -209,6 +221,11 @@ def main() -> None:
                     flush=True,
                 )
     for size in sizes:
+        one, two = results.get(("daphne", size, "burst")), results.get(("daphnex2", size, "burst"))
+        if one and two:
+            print(
+                f"2 daphne processes / 1, room of {size}, burst deliveries per second: {two['deliveries_per_s'] / one['deliveries_per_s']:.2f}"
+            )
         raw = results.get(("raw", size, "burst"))
         if not raw:
             continue
