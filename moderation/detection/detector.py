@@ -399,7 +399,7 @@ def _distinct(one: _Signal, other: _Signal) -> bool:
     nested = (one.start <= other.start and other.end <= one.end) or (
         other.start <= one.start and one.end <= other.end
     )
-    return not (nested and not one.rule.rank and not other.rule.rank)
+    return not (nested and (one.rule is other.rule or not (one.rule.rank or other.rule.rank)))
 
 
 def _recent_signals(

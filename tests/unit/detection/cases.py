@@ -151,4 +151,8 @@ NEGATIVE_CASES: list[str] = [
     "the pills are on the counter if anyone needs paracetamol",
     "i've started! first day at the new job",
     "i hugged my mom goodbye at the airport, she's visiting my aunt",
+    "i tried once already today to call the doctor, no answer",
+    "i worked out how and when to tell my boss i'm quitting",
+    "nobody knows where i am, hiking off grid, back sunday!",
+    "i've said all my goodbyes at my old job, starting the new one monday",
 ]
