@@ -124,6 +124,8 @@ def _prepare(pattern: str) -> str:
     prefix_only = pattern.endswith("~")
     if prefix_only:
         pattern = pattern[:-1]
+    if re.search(r" [?*+{]", pattern):
+        raise LexiconError(f"a space followed by a quantifier in {pattern!r}: write (?: word)?")
     pattern = pattern.replace(" ", r"\s+")
     return pattern if prefix_only else pattern + r"(?![a-z0-9])"
 

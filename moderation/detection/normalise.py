@@ -125,7 +125,7 @@ class _Tables:
             rf"[a-z0-9{cls}]*(?:[a-z][0-9{cls}]|[0-9{cls}][a-z])[a-z0-9{cls}]*"
         )
         self.spaced_re = re.compile(
-            r"(?<![a-z0-9'])[a-z](?![a-z0-9'])(?:(?: ?[.*] ?| {1,2})[a-z](?![a-z0-9'])){2,}"
+            r"(?<![a-z0-9'])[a-z](?![a-z0-9'])(?:(?: ?[.*'] ?| {1,2})[a-z](?![a-z0-9'])){2,}"
         )
         self.stretched_re = re.compile(r"[a-z]*([a-z])\1\1[a-z]*")
         self.leet_hint = re.compile(rf"[0-9{cls}]")
