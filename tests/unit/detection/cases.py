@@ -155,4 +155,8 @@ NEGATIVE_CASES: list[str] = [
     "i worked out how and when to tell my boss i'm quitting",
     "nobody knows where i am, hiking off grid, back sunday!",
     "i've said all my goodbyes at my old job, starting the new one monday",
+    "he's not coming home tonight, working late",
+    "i overdid it at the gym, my legs are numb lol",
+    "sorry everyone, wrong chat!",
+    "paid off my debts finally!! so relieved",
 ]
