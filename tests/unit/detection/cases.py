@@ -159,4 +159,9 @@ NEGATIVE_CASES: list[str] = [
     "i overdid it at the gym, my legs are numb lol",
     "sorry everyone, wrong chat!",
     "paid off my debts finally!! so relieved",
+    "my cat has me locked in a staring contest",
+    "gave my sister my old phone",
+    "if i don't answer i'm in the shower",
+    "don't worry about me anymore, i'm doing so much better",
+    "i don't care if i die my hair pink lol",
 ]
