@@ -135,7 +135,11 @@ class _Tables:
         self.stretched_hint = re.compile(r"([a-z])\1\1")
         # One alternation of every key, bucketed by first letter behind a lookahead so the
         # engine only tries the keys that can start at each position.
-        self.slang_re = re.compile(_literal_trie(sorted(slang)) + "(?![a-z0-9])")
+        # Keys match whole words only; the lookbehind also saves the callbacks that
+        # single-letter keys ("u", "r") would cost inside every word.
+        self.slang_re = re.compile(
+            "(?<![a-z0-9'])(?:" + _literal_trie(sorted(slang)) + ")(?![a-z0-9])"
+        )
         self.hyphen_table = str.maketrans({"-": " ", "_": " ", "\u2019": "'", "`": "'"})
 
 
