@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import events, fanout, protocol, selectors, services
+from chat import events, fanout, ingest, protocol, selectors
 from chat.hub import HubEvent, get_hub
 from moderation.ladder import ensure_in_process_ladder
 from moderation.services import message_report
@@ -119,9 +119,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
     async def _post(self, frame: protocol.SendMessage) -> None:
-        result = await database_sync_to_async(services.message_post, thread_sensitive=False)(
-            access=self.access, client_id=frame.client_id, body=frame.body
-        )
+        result = await ingest.post(self.access, frame.client_id, frame.body)
         # Stored and committed: acknowledge first, then the private and staff notices,
         # then the room.
         await self._send(result.ack)

@@ -7,6 +7,7 @@ so that nothing reaches anyone before the transaction has committed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,8 +19,8 @@ from chat import events
 from chat.models import Message, MessageStatus
 from chat.sanitize import clean_body
 from chat.throttle import check_rate, check_slow_mode
-from moderation.policy import decide
-from moderation.screening import screen_text
+from moderation.policy import Decision, decide
+from moderation.screening import Screening, screen_text
 from moderation.services import flag_screened_message
 from rooms.access import AccessDenied, Refusal, RoomAccess, check_may_post
 from rooms.models import Membership, Room
@@ -49,13 +50,21 @@ def _existing(access: RoomAccess, client_id: str) -> Message | None:
 
 
 def next_seq(room_id: int) -> int:
-    # One statement that increments and returns under the row lock, held until commit:
-    # concurrent writers in any number of processes queue here, so seq never repeats.
+    return reserve_seqs(room_id, 1)
+
+
+def reserve_seqs(room_id: int, count: int) -> int:
+    """Take the next ``count`` seqs of a room; returns the last of them.
+
+    One statement that increments and returns under the row lock, held until commit:
+    concurrent writers in any number of processes queue here, so seq never repeats, and once
+    a seq is committed every lower one is committed too.
+    """
     table = Room._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
-            [room_id],
+            f"UPDATE {table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq",
+            [count, room_id],
         )
         row = cursor.fetchone()
     if row is None:
@@ -63,11 +72,24 @@ def next_seq(room_id: int) -> int:
     return int(row[0])
 
 
-def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult:
-    """Store a member's message and return what to acknowledge and broadcast.
+@dataclass(frozen=True)
+class Prepared:
+    """A message that passed every check and was screened, ready to store."""
 
-    Idempotent on (room, author, client_id): resending returns the first message's result
-    and stores nothing new.
+    access: RoomAccess
+    client_id: str
+    text: str
+    screening: Screening
+    decision: Decision
+
+
+def _prepare(
+    access: RoomAccess, client_id: str, body: str, earlier: Sequence[str] = ()
+) -> Prepared | PostResult:
+    """Checks and screening, outside any transaction. A resent client_id returns its result.
+
+    ``earlier`` are this author's messages that are ahead of this one but not stored yet (in
+    the same batch): the detector reads them as recent messages too.
     """
     existing = _existing(access, client_id)
     if existing is not None:
@@ -93,41 +115,125 @@ def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult
         check_slow_mode(
             room_id=fresh.room.pk, user_id=access.user.pk, seconds=fresh.room.slow_mode_seconds
         )
-
-    # Screening comes before storing, outside the transaction: it is pure CPU work.
-    screening = screen_text(text, _recent_bodies(access))
+    recent = [*_recent_bodies(access), *earlier][-settings.MODERATION_RECENT_MESSAGES :]
+    screening = screen_text(text, recent)
     decision = decide(
         level=screening.level,
         method_detail=screening.method_detail,
         hold_from=fresh.room.hold_from,
         detector_failed=screening.failed,
     )
+    return Prepared(fresh, client_id, text, screening, decision)
+
+
+def _store(room_id: int, items: Sequence[Prepared]) -> list[PostResult]:
+    """Store prepared messages of one room in one transaction: one seq range, one insert,
+    one commit. Message, flag and escalation commit together, or not at all."""
+    with transaction.atomic():
+        first = reserve_seqs(room_id, len(items)) - len(items) + 1
+        messages = Message.objects.bulk_create(
+            [
+                Message(
+                    room=item.access.room,
+                    author=item.access.user,
+                    seq=first + n,
+                    client_id=item.client_id,
+                    body=item.text,
+                    status=MessageStatus.HELD if item.decision.hold else MessageStatus.DELIVERED,
+                )
+                for n, item in enumerate(items)
+            ]
+        )
+        outboxes = [
+            flag_screened_message(message=m, screening=item.screening, decision=item.decision)
+            for m, item in zip(messages, items, strict=True)
+        ]
+    results = []
+    for message, item, outbox in zip(messages, items, outboxes, strict=True):
+        role = item.access.membership.role if item.access.membership else "participant"
+        broadcast = (
+            events.message_new(message, role=role)
+            if message.status == MessageStatus.DELIVERED
+            else None
+        )
+        results.append(
+            PostResult(message=message, created=True, broadcast=broadcast, outbox=outbox)
+        )
+    return results
+
+
+def _store_one(item: Prepared) -> PostResult:
     try:
-        with transaction.atomic():
-            seq = next_seq(fresh.room.pk)
-            message = Message.objects.create(
-                room=fresh.room,
-                author=access.user,
-                seq=seq,
-                client_id=client_id,
-                body=text,
-                status=MessageStatus.HELD if decision.hold else MessageStatus.DELIVERED,
-            )
-            # Message, flag and escalation commit together, or not at all.
-            outbox = flag_screened_message(message=message, screening=screening, decision=decision)
+        return _store(item.access.room.pk, [item])[0]
     except IntegrityError:
         # The same client_id raced in on another connection; that one won.
-        existing = _existing(access, client_id)
+        existing = _existing(item.access, item.client_id)
         if existing is None:
             raise
         return PostResult(message=existing, created=False, broadcast=None)
 
-    broadcast = (
-        events.message_new(message, role=membership.role)
-        if message.status == MessageStatus.DELIVERED
-        else None
-    )
-    return PostResult(message=message, created=True, broadcast=broadcast, outbox=outbox)
+
+def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult:
+    """Store a member's message and return what to acknowledge and broadcast.
+
+    Idempotent on (room, author, client_id): resending returns the first message's result
+    and stores nothing new.
+    """
+    prepared = _prepare(access, client_id, body)
+    if isinstance(prepared, PostResult):
+        return prepared
+    return _store_one(prepared)
+
+
+def message_post_batch(
+    posts: Sequence[tuple[RoomAccess, str, str]],
+) -> list[PostResult | Refusal]:
+    """Post several messages to ONE room, in order, with a single commit (group commit).
+
+    Each post gets what ``message_post`` would have given it: a result, or the refusal it
+    would have raised. If a client_id raced in from elsewhere, the batch is stored one by one.
+    """
+    results: list[PostResult | Refusal | None] = [None] * len(posts)
+    prepared: list[tuple[int, Prepared]] = []
+    first_of: dict[tuple[int, str], int] = {}
+    earlier: dict[int, list[str]] = {}
+    duplicates: list[tuple[int, int]] = []
+    for index, (access, client_id, body) in enumerate(posts):
+        key = (access.user.pk, client_id)
+        if key in first_of:
+            duplicates.append((index, first_of[key]))
+            continue
+        first_of[key] = index
+        try:
+            outcome = _prepare(access, client_id, body, earlier.get(access.user.pk, ()))
+        except Refusal as refused:
+            results[index] = refused
+            continue
+        if isinstance(outcome, PostResult):
+            results[index] = outcome
+            continue
+        earlier.setdefault(access.user.pk, []).append(outcome.text)
+        prepared.append((index, outcome))
+    if prepared:
+        room_ids = {item.access.room.pk for _, item in prepared}
+        if len(room_ids) != 1:
+            raise ValueError("a batch holds the messages of one room")
+        try:
+            stored = _store(room_ids.pop(), [item for _, item in prepared])
+        except IntegrityError:
+            stored = [_store_one(item) for _, item in prepared]
+        for (index, _), result in zip(prepared, stored, strict=True):
+            results[index] = result
+    for index, first in duplicates:
+        original = results[first]
+        results[index] = (
+            PostResult(message=original.message, created=False, broadcast=None)
+            if isinstance(original, PostResult)
+            else original
+        )
+    done = [r for r in results if r is not None]
+    assert len(done) == len(posts), "every post gets a result or a refusal"
+    return done
 
 
 def _recent_bodies(access: RoomAccess) -> list[str]:
