@@ -164,4 +164,7 @@ NEGATIVE_CASES: list[str] = [
     "if i don't answer i'm in the shower",
     "don't worry about me anymore, i'm doing so much better",
     "i don't care if i die my hair pink lol",
+    "everyone at work is going to pay for lunch, yay",
+    "i'm out in the woods camping this weekend!",
+    "when it gets dark we'll watch the fireworks",
 ]
