@@ -167,4 +167,7 @@ NEGATIVE_CASES: list[str] = [
     "everyone at work is going to pay for lunch, yay",
     "i'm out in the woods camping this weekend!",
     "when it gets dark we'll watch the fireworks",
+    "i'm in the garage fixing my bike, brb",
+    "i'm going to let go of the past and move on",
+    "i'm walking into town tonight, anyone want to meet?",
 ]
