@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from chat import events
@@ -83,24 +85,58 @@ class Prepared:
     decision: Decision
 
 
+@dataclass
+class BatchContext:
+    """What checking a batch of one room's posts needs from the database, read at once:
+    three queries per batch instead of three per message."""
+
+    existing: dict[tuple[int, str], Message]
+    memberships: dict[int, Membership]
+    recent: dict[int, list[str]]
+
+
+def _load_context(room: Room, posts: Sequence[tuple[RoomAccess, str, str]]) -> BatchContext:
+    authors = {access.user.pk for access, _, _ in posts}
+    client_ids = {client_id for _, client_id, _ in posts}
+    existing = {
+        (m.author_id, m.client_id): m
+        for m in Message.objects.filter(
+            room=room, author_id__in=authors, client_id__in=client_ids
+        ).select_related("author")
+    }
+    # Mutes, locks, removals and slow mode change while a socket is open: read them fresh.
+    memberships = {
+        m.user_id: m
+        for m in Membership.objects.select_related("room").filter(room=room, user_id__in=authors)
+    }
+    since = timezone.now() - timedelta(seconds=settings.MODERATION_RECENT_SECONDS)
+    keep = settings.MODERATION_RECENT_MESSAGES
+    recent: dict[int, list[str]] = {author: [] for author in authors}
+    # Each author's last few messages: a window per author, so a chatty one crowds out nobody.
+    rows = (
+        Message.objects.filter(room=room, author_id__in=authors, sent_at__gte=since)
+        .annotate(nth=Window(RowNumber(), partition_by=F("author_id"), order_by=F("seq").desc()))
+        .filter(nth__lte=keep)
+        .order_by("seq")
+        .values_list("author_id", "body")
+    )
+    for author_id, body in rows:
+        recent[author_id].append(body)
+    return BatchContext(existing, memberships, recent)
+
+
 def _prepare(
-    access: RoomAccess, client_id: str, body: str, earlier: Sequence[str] = ()
+    access: RoomAccess, client_id: str, body: str, context: BatchContext, earlier: Sequence[str]
 ) -> Prepared | PostResult:
     """Checks and screening, outside any transaction. A resent client_id returns its result.
 
-    ``earlier`` are this author's messages that are ahead of this one but not stored yet (in
-    the same batch): the detector reads them as recent messages too.
+    ``earlier`` are this author's messages ahead of this one in the same batch, not stored
+    yet: the detector reads them as recent messages too.
     """
-    existing = _existing(access, client_id)
+    existing = context.existing.get((access.user.pk, client_id))
     if existing is not None:
         return PostResult(message=existing, created=False, broadcast=None)
-
-    # Mutes, locks, removals and slow mode change while a socket is open: read them fresh.
-    membership = (
-        Membership.objects.select_related("room").filter(pk=access.membership.pk).first()
-        if access.membership is not None
-        else None
-    )
+    membership = context.memberships.get(access.user.pk)
     if membership is None:
         raise AccessDenied("forbidden", "You are no longer a member of this room.")
     fresh = RoomAccess(user=access.user, room=membership.room, membership=membership)
@@ -115,8 +151,8 @@ def _prepare(
         check_slow_mode(
             room_id=fresh.room.pk, user_id=access.user.pk, seconds=fresh.room.slow_mode_seconds
         )
-    recent = [*_recent_bodies(access), *earlier][-settings.MODERATION_RECENT_MESSAGES :]
-    screening = screen_text(text, recent)
+    recent = [*context.recent.get(access.user.pk, []), *earlier]
+    screening = screen_text(text, recent[-settings.MODERATION_RECENT_MESSAGES :])
     decision = decide(
         level=screening.level,
         method_detail=screening.method_detail,
@@ -179,10 +215,10 @@ def message_post(*, access: RoomAccess, client_id: str, body: str) -> PostResult
     Idempotent on (room, author, client_id): resending returns the first message's result
     and stores nothing new.
     """
-    prepared = _prepare(access, client_id, body)
-    if isinstance(prepared, PostResult):
-        return prepared
-    return _store_one(prepared)
+    result = message_post_batch([(access, client_id, body)])[0]
+    if isinstance(result, Refusal):
+        raise result
+    return result
 
 
 def message_post_batch(
@@ -198,6 +234,12 @@ def message_post_batch(
     first_of: dict[tuple[int, str], int] = {}
     earlier: dict[int, list[str]] = {}
     duplicates: list[tuple[int, int]] = []
+    if not posts:
+        return []
+    rooms = {access.room.pk for access, _, _ in posts}
+    if len(rooms) != 1:
+        raise ValueError("a batch holds the messages of one room")
+    context = _load_context(posts[0][0].room, posts)
     for index, (access, client_id, body) in enumerate(posts):
         key = (access.user.pk, client_id)
         if key in first_of:
@@ -205,7 +247,7 @@ def message_post_batch(
             continue
         first_of[key] = index
         try:
-            outcome = _prepare(access, client_id, body, earlier.get(access.user.pk, ()))
+            outcome = _prepare(access, client_id, body, context, earlier.get(access.user.pk, ()))
         except Refusal as refused:
             results[index] = refused
             continue
@@ -215,11 +257,8 @@ def message_post_batch(
         earlier.setdefault(access.user.pk, []).append(outcome.text)
         prepared.append((index, outcome))
     if prepared:
-        room_ids = {item.access.room.pk for _, item in prepared}
-        if len(room_ids) != 1:
-            raise ValueError("a batch holds the messages of one room")
         try:
-            stored = _store(room_ids.pop(), [item for _, item in prepared])
+            stored = _store(rooms.pop(), [item for _, item in prepared])
         except IntegrityError:
             stored = [_store_one(item) for _, item in prepared]
         for (index, _), result in zip(prepared, stored, strict=True):
@@ -234,14 +273,3 @@ def message_post_batch(
     done = [r for r in results if r is not None]
     assert len(done) == len(posts), "every post gets a result or a refusal"
     return done
-
-
-def _recent_bodies(access: RoomAccess) -> list[str]:
-    """The sender's last few messages in this room, oldest first, for the detector."""
-    since = timezone.now() - timedelta(seconds=settings.MODERATION_RECENT_SECONDS)
-    bodies = (
-        Message.objects.filter(room=access.room, author=access.user, sent_at__gte=since)
-        .order_by("-seq")
-        .values_list("body", flat=True)[: settings.MODERATION_RECENT_MESSAGES]
-    )
-    return list(reversed(bodies))

@@ -100,3 +100,26 @@ async def test_a_burst_from_several_sockets_is_stored_and_delivered_in_order(
     seqs = [(await recv(listener))["seq"] for _ in range(30)]
     assert seqs == list(range(1, 31))
     await close_all(*senders, listener)
+
+
+def test_each_authors_recent_messages_are_read_whoever_else_talks(world: World) -> None:
+    alex = access_room(user=world.alex, slug="evening-circle")
+    sam = access_room(user=world.sam, slug="evening-circle")
+    message_post(access=alex, client_id="a", body="i want to die")
+    for n in range(30):
+        message_post(access=sam, client_id=f"s{n}", body=f"chatting away {n}")
+    results = message_post_batch(
+        [(sam, "s-last", "anyone else up?"), (alex, "b", "i have them all counted out")]
+    )
+    assert isinstance(results[1], PostResult)
+    assert results[1].message.status == MessageStatus.HELD
+
+
+def test_a_batch_takes_three_reads_whatever_its_size(world: World) -> None:
+    accesses = [access_room(user=u, slug="evening-circle") for u in (world.alex, world.sam)]
+    with CaptureQueriesContext(connection) as queries:
+        message_post_batch([(a, f"r{n}", f"hello {n}") for n, a in enumerate(accesses * 10)])
+    selects = [
+        q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    assert len(selects) == 3
