@@ -170,4 +170,9 @@ NEGATIVE_CASES: list[str] = [
     "i'm in the garage fixing my bike, brb",
     "i'm going to let go of the past and move on",
     "i'm walking into town tonight, anyone want to meet?",
+    "i've decided it's time to go to bed, night all",
+    "it's time to go home, see you tomorrow",
+    "standing by the tracks waiting for my train, so late",
+    "she'll pay, it's her turn for coffee",
+    "i want to end my suffering with this cold, any tips?",
 ]
