@@ -175,4 +175,6 @@ NEGATIVE_CASES: list[str] = [
     "standing by the tracks waiting for my train, so late",
     "she'll pay, it's her turn for coffee",
     "i want to end my suffering with this cold, any tips?",
+    "i took a whole bottle of water to the gym",
+    "planning to hang my new curtains tonight",
 ]
