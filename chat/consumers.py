@@ -17,6 +17,7 @@ from django.conf import settings
 
 from chat import events, fanout, ingest, protocol, selectors
 from chat.hub import HubEvent, get_hub
+from chat.services import PostResult
 from moderation.ladder import ensure_in_process_ladder
 from moderation.services import message_report
 from rooms.access import AccessDenied, Refusal, RoomAccess, access_room
@@ -27,6 +28,9 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # This socket fell too far behind (its queue filled): reconnect and resume by seq.
 CLOSE_TOO_SLOW = 4008
+# Messages of one socket queued for storing and not yet answered; past this the socket's
+# reading waits (back-pressure on a client that sends faster than we store).
+MAX_POSTS_IN_FLIGHT = 100
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -44,6 +48,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     behind: int = 0
     writer: asyncio.Task[None] | None = None
     closing: bool = False
+    posting: asyncio.Queue[tuple[str, asyncio.Future[PostResult]]] | None = None
+    acker: asyncio.Task[None] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Handlers reach the ORM only through database_sync_to_async, which manages the
@@ -88,8 +94,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if self.room_id is not None:
             await get_hub().leave(self.room_id, self)
-        if self.writer is not None:
-            self.writer.cancel()
+        for task in (self.writer, self.acker):
+            if task is not None:
+                task.cancel()
 
     # From the client ------------------------------------------------------------------
 
@@ -119,7 +126,34 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
     async def _post(self, frame: protocol.SendMessage) -> None:
-        result = await ingest.post(self.access, frame.client_id, frame.body)
+        """Queue the message for its room's group commit and read the next frame at once:
+        a client sending quickly gets its messages stored in batches, in order. The acker
+        task answers each in the order they were sent."""
+        if self.posting is None:
+            self.posting = asyncio.Queue(maxsize=MAX_POSTS_IN_FLIGHT)
+            self.acker = asyncio.get_running_loop().create_task(self._ack_forever())
+        future = ingest.enqueue(self.access, frame.client_id, frame.body)
+        await self.posting.put((frame.client_id, future))
+
+    async def _ack_forever(self) -> None:
+        assert self.posting is not None
+        while True:
+            client_id, future = await self.posting.get()
+            try:
+                await self._answer(await future)
+            except protocol.ProtocolError as exc:
+                await self._send(events.error(exc.code, exc.detail, client_id))
+            except Refusal as exc:
+                await self._send(events.error(exc.code, exc.detail, client_id))
+            except Exception:
+                logger.exception("room socket: posting failed")
+                await self._send(
+                    events.error(
+                        "server_error", "Something went wrong; please try again.", client_id
+                    )
+                )
+
+    async def _answer(self, result: PostResult) -> None:
         # Stored and committed: acknowledge first, then the private and staff notices,
         # then the room.
         await self._send(result.ack)

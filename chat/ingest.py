@@ -27,13 +27,14 @@ class RoomIngest:
     pending: list[tuple[Post, asyncio.Future[PostResult]]] = field(default_factory=list)
     draining: bool = False
 
-    async def submit(self, post: Post) -> PostResult:
+    def enqueue(self, post: Post) -> asyncio.Future[PostResult]:
+        """Queue a post for this room's next batch; the future resolves once it is stored."""
         future: asyncio.Future[PostResult] = asyncio.get_running_loop().create_future()
         self.pending.append((post, future))
         if not self.draining:
             self.draining = True
             asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        return future
 
     async def _drain(self) -> None:
         try:
@@ -62,8 +63,10 @@ class RoomIngest:
 _ingests: dict[asyncio.AbstractEventLoop, dict[int, RoomIngest]] = {}
 
 
-async def post(access: RoomAccess, client_id: str, body: str) -> PostResult:
-    """Store a message through its room's group commit; raises what message_post raises."""
+def enqueue(access: RoomAccess, client_id: str, body: str) -> asyncio.Future[PostResult]:
+    """Queue a message for its room's group commit, in order; await the future for the
+    result (it raises what message_post raises). Posts queued one after the other are
+    stored in that order."""
     loop = asyncio.get_running_loop()
     rooms = _ingests.get(loop)
     if rooms is None:
@@ -71,4 +74,4 @@ async def post(access: RoomAccess, client_id: str, body: str) -> PostResult:
             del _ingests[old]
         rooms = _ingests[loop] = {}
     ingest = rooms.setdefault(access.room.pk, RoomIngest())
-    return await ingest.submit((access, client_id, body))
+    return ingest.enqueue((access, client_id, body))
