@@ -177,4 +177,6 @@ NEGATIVE_CASES: list[str] = [
     "i want to end my suffering with this cold, any tips?",
     "i took a whole bottle of water to the gym",
     "planning to hang my new curtains tonight",
+    "if i'm not online tomorrow it's because i'm travelling",
+    "i'm in my car at the beach, beautiful sunset",
 ]
