@@ -179,4 +179,6 @@ NEGATIVE_CASES: list[str] = [
     "planning to hang my new curtains tonight",
     "if i'm not online tomorrow it's because i'm travelling",
     "i'm in my car at the beach, beautiful sunset",
+    "my will is finally written, adulting!",
+    "i've tied my shoes and i'm ready for the marathon",
 ]
