@@ -181,4 +181,7 @@ NEGATIVE_CASES: list[str] = [
     "i'm in my car at the beach, beautiful sunset",
     "my will is finally written, adulting!",
     "i've tied my shoes and i'm ready for the marathon",
+    "i'm leaving tonight for good, moving to berlin!",
+    "the rope is in my backpack for the climbing trip",
+    "i'm in the bathroom with a razor shaving my legs",
 ]
