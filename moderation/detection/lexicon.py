@@ -124,8 +124,11 @@ def _prepare(pattern: str) -> str:
     prefix_only = pattern.endswith("~")
     if prefix_only:
         pattern = pattern[:-1]
-    if re.search(r" [?*+{]", pattern):
-        raise LexiconError(f"a space followed by a quantifier in {pattern!r}: write (?: word)?")
+    if re.search(r" [?*+{]| \(\?:[^()]*\)\?$", pattern):
+        raise LexiconError(
+            f"a space before an optional part in {pattern!r}: write 'word(?: more)?', "
+            "not 'word (?:more)?' (a space must match at least one space)"
+        )
     pattern = pattern.replace(" ", r"\s+")
     return pattern if prefix_only else pattern + r"(?![a-z0-9])"
 

@@ -184,4 +184,7 @@ NEGATIVE_CASES: list[str] = [
     "i'm leaving tonight for good, moving to berlin!",
     "the rope is in my backpack for the climbing trip",
     "i'm in the bathroom with a razor shaving my legs",
+    "no more pain after the physio, finally!",
+    "i just took a fistful of vitamins lol",
+    "it's my time to shine tonight at the open mic!",
 ]
