@@ -40,6 +40,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     access: RoomAccess
     room_id: int | None = None
+    user_id: int = 0
+    session_key: str | None = None
     # The highest seq this socket has been sent (or told to skip): message.new frames go
     # out in strictly increasing seq order and never twice.
     last_seq: int = 0
@@ -79,6 +81,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # events queue up meanwhile and the writer drops what the replay already sent.
         # Accept only then: a client that sends right after the handshake is already live.
         self.room_id = self.access.room.pk
+        self.user_id = self.access.user.pk
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
         await get_hub().join(self.room_id, self)
         if after_seq is None:
             self.last_seq = await database_sync_to_async(selectors.room_last_seq)(
@@ -220,6 +225,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             # A slow reader must not hold up the room: close it; its client resumes by seq.
             self.closing = True
             asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
+
+    def revoke(self) -> None:
+        """Signed out, deactivated or removed: close (the client must not reconnect)."""
+        if self.closing:
+            return
+        self.closing = True
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_UNAUTHENTICATED))
 
     async def _write_forever(self) -> None:
         while True:

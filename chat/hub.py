@@ -79,13 +79,29 @@ def decode(wire: str) -> HubEvent:
 
 
 class RoomSocket(Protocol):
+    room_id: int | None
+    user_id: int
+    session_key: str | None
+
     def offer(self, event: HubEvent) -> None: ...
+
+    def revoke(self) -> None: ...
 
 
 def _room_positions(room_ids: Iterable[int]) -> list[tuple[int, int]]:
     from rooms.models import Room
 
     return list(Room.objects.filter(pk__in=list(room_ids)).values_list("pk", "last_seq"))
+
+
+def _positions_and_revoked(
+    room_ids: list[int], sockets: list[RoomSocket]
+) -> tuple[list[tuple[int, int]], list[RoomSocket]]:
+    from rooms.access import connections_still_allowed
+
+    keep = connections_still_allowed([(s.room_id or 0, s.user_id, s.session_key) for s in sockets])
+    revoked = [s for index, s in enumerate(sockets) if index not in keep]
+    return _room_positions(room_ids), revoked
 
 
 class RoomHub:
@@ -247,13 +263,20 @@ class RoomHub:
         asyncio.get_running_loop().create_task(self._sync(room_ids))
 
     async def _sync(self, room_ids: list[int]) -> None:
+        """Tell each room's sockets its committed position, and close the sockets whose
+        session or membership is gone (signing out closes a user's sockets within seconds)."""
         if not room_ids:
             return
+        sockets = [s for room_id in room_ids for s in self.local.get(room_id, ())]
         try:
-            positions = await database_sync_to_async(_room_positions)(room_ids)
+            positions, revoked = await database_sync_to_async(_positions_and_revoked)(
+                room_ids, sockets
+            )
         except Exception:
             logger.warning("room hub: sync failed; trying again", exc_info=True)
             return
+        for socket in revoked:
+            socket.revoke()
         for room_id, last_seq in positions:
             self._offer(room_id, f"y|{last_seq}|")
 

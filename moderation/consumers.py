@@ -21,11 +21,13 @@ from moderation.ladder import ensure_in_process_ladder
 from moderation.models import StaffConnection
 from moderation.protocol import parse_staff_frame
 from moderation.selectors import rooms_led_by, staff_snapshot
-from rooms.access import Refusal
+from rooms.access import Refusal, staff_connection_still_allowed
 from rooms.models import User
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
+# How often a staff socket checks that its session still exists (signing out closes it).
+SESSION_CHECK_SECONDS = 2.0
 
 # Every staff frame type and the action that answers it (keyword arguments from the frame).
 ACTIONS: dict[str, Callable[..., Outbox]] = {
@@ -120,9 +122,17 @@ class StaffConsumer(AsyncWebsocketConsumer):
         )
 
     async def _beat(self) -> None:
+        key = getattr(self.scope.get("session"), "session_key", None)
+        since_presence = 0.0
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            await database_sync_to_async(self._present)()
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            since_presence += SESSION_CHECK_SECONDS
+            if not await database_sync_to_async(staff_connection_still_allowed)(self.user.pk, key):
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            if since_presence >= HEARTBEAT_SECONDS:
+                since_presence = 0.0
+                await database_sync_to_async(self._present)()
 
     async def _send(self, frame: chat_events.Frame) -> None:
         await self.send(text_data=chat_events.encode(frame))

@@ -106,3 +106,52 @@ def check_may_join(*, user: Any, room: Room) -> User:
     if room.kind != RoomKind.GROUP:
         raise AccessDenied("forbidden", "Mentoring rooms are assigned by staff.")
     return person
+
+
+def connections_still_allowed(connections: list[tuple[int, int, str | None]]) -> set[int]:
+    """Of open connections (room id, user id, session key), the indexes that may stay.
+
+    A connection goes when its session is gone (the user signed out, or it expired), its
+    user was deactivated, or its membership was removed. Two queries for any number of
+    connections, so that every process can ask every few seconds.
+    """
+    from django.contrib.sessions.models import Session
+
+    if not connections:
+        return set()
+    keys = {key for _, _, key in connections if key}
+    alive = set(
+        Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list(
+            "session_key", flat=True
+        )
+    )
+    rooms = {room_id for room_id, _, _ in connections}
+    users = {user_id for _, user_id, _ in connections}
+    members = set(
+        Membership.objects.filter(
+            room_id__in=rooms, user_id__in=users, user__is_active=True
+        ).values_list("room_id", "user_id")
+    )
+    return {
+        index
+        for index, (room_id, user_id, key) in enumerate(connections)
+        if key in alive and (room_id, user_id) in members
+    }
+
+
+def staff_connection_still_allowed(user_id: int, session_key: str | None) -> bool:
+    """A staff socket may stay while its session lives and its user is active staff."""
+    from django.contrib.sessions.models import Session
+
+    from rooms.models import Role
+
+    if not session_key:
+        return False
+    return (
+        Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).exists()
+        and User.objects.filter(
+            pk=user_id,
+            is_active=True,
+            role__in=[Role.FACILITATOR, Role.MENTOR, Role.ONCALL],
+        ).exists()
+    )
