@@ -187,4 +187,8 @@ NEGATIVE_CASES: list[str] = [
     "no more pain after the physio, finally!",
     "i just took a fistful of vitamins lol",
     "it's my time to shine tonight at the open mic!",
+    "i'll be with grandma soon, visiting her for christmas!",
+    "i emptied my bank account on concert tickets lol",
+    "i jumped into the lake with my friends, freezing!",
+    "it's pouring out there, bring an umbrella",
 ]
