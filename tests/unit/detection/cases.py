@@ -191,4 +191,6 @@ NEGATIVE_CASES: list[str] = [
     "i emptied my bank account on concert tickets lol",
     "i jumped into the lake with my friends, freezing!",
     "it's pouring out there, bring an umbrella",
+    "i can't stop thinking about cutting my hair short",
+    "my mother locks the door at 10pm so i have to be home early, annoying",
 ]
