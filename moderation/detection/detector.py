@@ -176,7 +176,6 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     return _search_word(context.unless, facts.text, s_start, s_end) is not None
 
 
-_WORD = re.compile(r"\w\w\w+")
 # Words for the index: split on white space once punctuation is white space too.
 _PUNCTUATION_TO_SPACE = str.maketrans({c: " " for c in string.punctuation})
 
