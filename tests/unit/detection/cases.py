@@ -193,4 +193,7 @@ NEGATIVE_CASES: list[str] = [
     "it's pouring out there, bring an umbrella",
     "i can't stop thinking about cutting my hair short",
     "my mother locks the door at 10pm so i have to be home early, annoying",
+    "today i die a little inside, it's my last day of holidays lol",
+    "sitting on the window sill with a coffee watching the rain",
+    "i've cut both my kids' hair today, they look adorable",
 ]
