@@ -33,7 +33,9 @@ async def open_room(slug: str, cookie: str, after_seq: int | None = None) -> Web
 
 
 async def send(comm: WebsocketCommunicator, frame: dict[str, Any] | str) -> None:
-    await comm.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+    text = frame if isinstance(frame, str) else json.dumps(frame)
+    # send_input, not send_to: send_to refuses an empty text frame, which clients can send.
+    await comm.send_input({"type": "websocket.receive", "text": text})
 
 
 async def recv(comm: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
