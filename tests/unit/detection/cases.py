@@ -196,4 +196,7 @@ NEGATIVE_CASES: list[str] = [
     "today i die a little inside, it's my last day of holidays lol",
     "sitting on the window sill with a coffee watching the rain",
     "i've cut both my kids' hair today, they look adorable",
+    "i won't fail this time, studied all week for the retake!",
+    "my last meal before the diet was amazing",
+    "my new pills are working, feeling better!",
 ]
