@@ -199,4 +199,6 @@ NEGATIVE_CASES: list[str] = [
     "i won't fail this time, studied all week for the retake!",
     "my last meal before the diet was amazing",
     "my new pills are working, feeling better!",
+    "tonight i'll finally be free, last exam done!",
+    "i've tied the hammock to a tree, perfect afternoon",
 ]
