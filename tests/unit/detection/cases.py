@@ -201,4 +201,7 @@ NEGATIVE_CASES: list[str] = [
     "my new pills are working, feeling better!",
     "tonight i'll finally be free, last exam done!",
     "i've tied the hammock to a tree, perfect afternoon",
+    "just finished my goodbye messages to my coworkers, last day friday!",
+    "sorry everyone, i'm checking out early tonight, super tired",
+    "i locked myself out of the car again lol",
 ]
