@@ -204,4 +204,7 @@ NEGATIVE_CASES: list[str] = [
     "just finished my goodbye messages to my coworkers, last day friday!",
     "sorry everyone, i'm checking out early tonight, super tired",
     "i locked myself out of the car again lol",
+    "when you wake up i'll be gone, early flight, love you",
+    "finally got the courage to ask for a raise tonight",
+    "bought a one way ticket to lisbon, new life here i come!",
 ]
