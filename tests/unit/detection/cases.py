@@ -207,4 +207,7 @@ NEGATIVE_CASES: list[str] = [
     "when you wake up i'll be gone, early flight, love you",
     "finally got the courage to ask for a raise tonight",
     "bought a one way ticket to lisbon, new life here i come!",
+    "i'm going to take the whole bottle of wine to the party",
+    "i'm standing in the river fishing, water's freezing",
+    "it's all planned for friday, the surprise party!",
 ]
