@@ -210,4 +210,6 @@ NEGATIVE_CASES: list[str] = [
     "i'm going to take the whole bottle of wine to the party",
     "i'm standing in the river fishing, water's freezing",
     "it's all planned for friday, the surprise party!",
+    "i'll be waiting for you after school with snacks",
+    "i'm counting down the days to my holiday!",
 ]
