@@ -3,6 +3,7 @@ channel layer (low volume), frames for the sender straight to its socket."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from channels.layers import get_channel_layer
@@ -11,6 +12,7 @@ from chat import hub
 from chat.events import Frame, GroupEvent, Outbox
 
 ROOM_GROUP_PREFIX = "room."
+logger = logging.getLogger(__name__)
 
 
 async def publish_message(*, room_id: int, seq: int, text: str) -> None:
@@ -41,4 +43,9 @@ async def send_outbox(outbox: Outbox, to_sender: Callable[[Frame], Awaitable[Non
         if group.startswith(ROOM_GROUP_PREFIX):
             await _publish_room_event(int(group[len(ROOM_GROUP_PREFIX) :]), event)
         elif layer is not None:
-            await layer.group_send(group, event)
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                # Staff notices are stored (flags, escalations): a staff socket gets them on
+                # reconnect, and the ladder re-sends escalations; never fail the sender here.
+                logger.warning("staff notice to %s could not be sent", group, exc_info=True)

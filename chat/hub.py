@@ -28,6 +28,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,12 @@ class RoomHub:
             self.dispatch(room_id, wire)
             return
         redis, _ = await self._ensure_redis()
-        await redis.publish(self.channel(room_id), wire)
+        try:
+            await redis.publish(self.channel(room_id), wire)
+        except (RedisError, OSError):
+            # The message is stored; the sync loop brings it to every socket once Redis is
+            # back. The sender's ack must not turn into an error because of this.
+            logger.warning("room hub: publish failed; the sync loop will deliver it")
 
     def dispatch(self, room_id: int, wire: str) -> None:
         """Pass an event to the room's sockets, message and skip events in seq order.

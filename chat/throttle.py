@@ -6,6 +6,7 @@ embedded default keeps it in process memory (one process only).
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.core.cache import cache
 from rooms.access import Refusal
 
 WINDOW_SECONDS = 60
+logger = logging.getLogger(__name__)
 
 
 class Throttled(Refusal):
@@ -27,12 +29,17 @@ def check_rate(*, user_id: int, now: float | None = None) -> None:
         return
     window = int((now if now is not None else time.time()) // WINDOW_SECONDS)
     key = f"chat:rate:{user_id}:{window}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
-        count = 1
+        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
+            count = 1
+    except Exception:
+        # The shared cache is down: let people talk rather than silence a room in crisis.
+        logger.warning("rate limit unavailable (cache down); letting the message through")
+        return
     if count > limit:
         raise Throttled(
             "rate_limited",
@@ -44,7 +51,12 @@ def check_slow_mode(*, room_id: int, user_id: int, seconds: int) -> None:
     """One message per ``seconds`` per participant while the room is in slow mode."""
     if seconds <= 0:
         return
-    if not cache.add(f"chat:slow:{room_id}:{user_id}", 1, timeout=seconds):
+    try:
+        first = cache.add(f"chat:slow:{room_id}:{user_id}", 1, timeout=seconds)
+    except Exception:
+        logger.warning("slow mode unavailable (cache down); letting the message through")
+        return
+    if not first:
         raise Throttled(
             "slow_mode", f"This room is in slow mode: one message every {seconds} seconds."
         )

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import socket
+import subprocess
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +23,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Message
 from rooms.models import MemberRole, Room, RoomKind
-from tests.conftest import ServerProcess, join, make_user, session_cookie
+from tests.conftest import ServerProcess, free_port, join, make_user, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -113,11 +117,87 @@ def _complete(history: History) -> bool:
     return len(set(history.received)) >= _expected_per_room.get(history.room, 1 << 30)
 
 
+class OwnRedis:
+    """A redis-server of this test's own, so that it can be killed and restarted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    redis = OwnRedis()
+    redis.start()
+    yield redis
+    redis.kill()
+
+
 async def test_sigkill_of_one_process_loses_nothing_acknowledged(
     start_daphne: Callable[..., ServerProcess],
 ) -> None:
     people = await database_sync_to_async(_world)()
     servers = [start_daphne(CHAT_RATE_LIMIT="0"), start_daphne(CHAT_RATE_LIMIT="0")]
+    histories = await _run(people, servers, fault=servers[1].kill)
+    assert sum(h.reconnects for h in histories) >= PER_ROOM * ROOMS // 2 - 5, (
+        "the kill hit half the clients"
+    )
+
+
+async def test_a_redis_restart_mid_run_loses_nothing_and_delivery_comes_back(
+    start_daphne: Callable[..., ServerProcess], own_redis: OwnRedis
+) -> None:
+    people = await database_sync_to_async(_world)()
+    servers = [
+        start_daphne(CHAT_RATE_LIMIT="0", REDIS_URL=own_redis.url),
+        start_daphne(CHAT_RATE_LIMIT="0", REDIS_URL=own_redis.url),
+    ]
+
+    def restart_redis() -> None:
+        own_redis.kill()
+        time.sleep(1.0)
+        own_redis.start()
+
+    await _run(people, servers, fault=restart_redis)
+
+
+async def _run(
+    people: list[tuple[str, str, str]], servers: list[ServerProcess], fault: Callable[[], None]
+) -> list[History]:
     histories = [History(name, room) for name, room, _ in people]
     _expected_per_room.clear()
     _expected_per_room.update({room: PER_ROOM * MESSAGES for _, room, _ in people})
@@ -132,7 +212,7 @@ async def test_sigkill_of_one_process_loses_nothing_acknowledged(
     async with asyncio.timeout(60):
         while sum(len(h.acked) for h in histories) < ROOMS * PER_ROOM * MESSAGES // 3:
             await asyncio.sleep(0.05)
-    servers[1].kill()
+    await asyncio.get_running_loop().run_in_executor(None, fault)
     await asyncio.gather(*tasks)
 
     stored = await database_sync_to_async(
@@ -143,9 +223,7 @@ async def test_sigkill_of_one_process_loses_nothing_acknowledged(
         )
     )()
     _check(histories, stored)
-    assert sum(h.reconnects for h in histories) >= PER_ROOM * ROOMS // 2 - 5, (
-        "the kill hit half the clients"
-    )
+    return histories
 
 
 def _check(histories: list[History], stored: list[tuple[str, str, int]]) -> None:
