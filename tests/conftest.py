@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -184,3 +185,17 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
                 server.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.proc.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_connections_at_the_end(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[None]:
+    """Worker threads of finished event loops may still hold a connection to the test
+    database; end them so that it can be dropped."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
