@@ -194,6 +194,8 @@ def _no_stray_connections_at_the_end(
     """Worker threads of finished event loops may still hold a connection to the test
     database; end them so that it can be dropped."""
     yield
+    if connection.vendor != "postgresql":
+        return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
