@@ -17,6 +17,7 @@ from django.conf import settings
 
 from chat import events, fanout, ingest, protocol, selectors
 from chat.hub import HubEvent, get_hub
+from chat.protocol import CLOSE_TOO_BIG, frame_too_big
 from chat.services import PostResult
 from moderation.ladder import ensure_in_process_ladder
 from moderation.services import message_report
@@ -107,6 +108,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         client_id = None
+        if frame_too_big(text_data, bytes_data):
+            await self.close(code=CLOSE_TOO_BIG)
+            return
         try:
             frame = protocol.parse_client_frame(text_data, max_body=settings.CHAT_MAX_BODY)
             match frame:

@@ -15,9 +15,18 @@ from urllib.parse import parse_qs
 
 MAX_CLIENT_ID = 64
 MAX_REPORT_REASON = 500
-# Frames far larger than any valid one are refused before JSON parsing (the server closes
-# sockets whose frames exceed its own, larger, size limit).
+# Frames far larger than any valid one are refused before JSON parsing.
 MAX_FRAME_CHARS = 1_000_000
+# Past this a socket is closed rather than answered: no client of ours sends such a frame.
+# The code is 4009, not the standard 1009, because daphne's websocket library (autobahn)
+# refuses to send 1009 on an application's behalf; past 1 MiB daphne itself drops the
+# connection without a close frame.
+CLOSE_FRAME_CHARS = 512 * 1024
+CLOSE_TOO_BIG = 4009
+
+
+def frame_too_big(text: str | None, data: bytes | None) -> bool:
+    return len(text or "") > CLOSE_FRAME_CHARS or len(data or b"") > CLOSE_FRAME_CHARS
 
 
 class ErrorCode(StrEnum):

@@ -15,7 +15,7 @@ from chat import events as chat_events
 from chat import fanout
 from chat.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from chat.events import Outbox
-from chat.protocol import ProtocolError
+from chat.protocol import CLOSE_TOO_BIG, ProtocolError, frame_too_big
 from moderation import events, services, tools
 from moderation.ladder import ensure_in_process_ladder
 from moderation.models import StaffConnection
@@ -92,6 +92,9 @@ class StaffConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         kind = None
+        if frame_too_big(text_data, bytes_data):
+            await self.close(code=CLOSE_TOO_BIG)
+            return
         try:
             kind, fields = parse_staff_frame(text_data)
             arguments = {_ARGUMENT_NAMES.get(k, k): v for k, v in fields.items()}
