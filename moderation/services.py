@@ -106,6 +106,16 @@ def flag_screened_message(*, message: Message, screening: Screening, decision: D
                 lines=crisis_lines(),
             )
         )
+    if decision.hold:
+        outbox.sender.append(
+            {
+                "type": "message.held",
+                "seq": message.seq,
+                "client_id": message.client_id,
+                "detail": "Your message was shared with your facilitator, who will read it "
+                "soon, rather than with the whole group.",
+            }
+        )
     return outbox
 
 

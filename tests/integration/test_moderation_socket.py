@@ -87,6 +87,10 @@ async def test_an_imminent_message_is_held_and_escalated(
     assert resources["level"] == "imminent"
     assert resources["held"] is True
     assert any("988" in line["contact"] for line in resources["lines"])
+    held = await recv(alex)
+    assert held["type"] == "message.held"
+    assert held["client_id"] == "m-1"
+    assert "facilitator" in held["detail"]
     # Not shown to the group, nor echoed back as message.new.
     assert await nothing_more(sam)
     assert await nothing_more(alex)
