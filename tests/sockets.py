@@ -11,6 +11,9 @@ from channels.testing import WebsocketCommunicator
 from config.asgi import application
 
 ORIGIN = "http://127.0.0.1"
+# Generous: on a loaded two-core machine a handshake (session, access, Redis subscribe)
+# can take more than the communicator's default second.
+CONNECT_TIMEOUT = 10
 
 
 def communicator(
@@ -27,7 +30,7 @@ def communicator(
 async def open_room(slug: str, cookie: str, after_seq: int | None = None) -> WebsocketCommunicator:
     path = f"/ws/rooms/{slug}/" + (f"?after_seq={after_seq}" if after_seq is not None else "")
     comm = communicator(path, cookie)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert connected
     return comm
 
@@ -74,10 +77,10 @@ async def close_all(*comms: WebsocketCommunicator) -> None:
 
 async def close_code(comm: WebsocketCommunicator) -> int | None:
     """Connect and return the close code the server answers with (None: it stayed open)."""
-    connected, code = await comm.connect()
+    connected, code = await comm.connect(timeout=CONNECT_TIMEOUT)
     if not connected:
         return int(code) if isinstance(code, int) else None
-    if await comm.receive_nothing(timeout=0.5):
+    if await comm.receive_nothing(timeout=2):
         await comm.disconnect()
         return None
     output = await comm.receive_output(timeout=3)

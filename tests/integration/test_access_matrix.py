@@ -14,7 +14,15 @@ from moderation.protocol import STAFF_FRAMES
 from rooms.access import access_room
 from rooms.models import User
 from tests.conftest import World, session_cookie
-from tests.sockets import close_all, close_code, communicator, open_room, recv, send
+from tests.sockets import (
+    CONNECT_TIMEOUT,
+    close_all,
+    close_code,
+    communicator,
+    open_room,
+    recv,
+    send,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,7 +129,7 @@ async def test_staff_actions(
         **{k: crisis.get(v, v) if isinstance(v, str) else v for k, v in fields.items()},
     }
     ws = communicator("/ws/staff/", cookies[person])
-    assert (await ws.connect())[0]
+    assert (await ws.connect(timeout=CONNECT_TIMEOUT))[0]
     await send(ws, frame)
     while (answer := await recv(ws))["type"] not in {"action.done", "error"}:
         pass

@@ -14,6 +14,7 @@ from moderation.models import Escalation, Flag
 from rooms.models import Membership, Room
 from tests.conftest import World
 from tests.sockets import (
+    CONNECT_TIMEOUT,
     close_all,
     close_code,
     communicator,
@@ -38,7 +39,7 @@ def _crisis_lines(db: None) -> None:
 
 async def open_staff(cookie: str) -> Any:
     comm = communicator("/ws/staff/", cookie)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert connected
     return comm
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO, World
-from tests.sockets import communicator
+from tests.sockets import CONNECT_TIMEOUT, communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,13 +34,13 @@ async def test_foreign_origins_are_refused(
 ) -> None:
     """The origin check is ALLOWED_HOSTS (here the default: 127.0.0.1 and localhost)."""
     comm = communicator(path, cookies["fran"], origin=origin)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert not connected
 
 
 async def test_a_missing_origin_is_refused(world: World, cookies: dict[str, str]) -> None:
     comm = communicator("/ws/rooms/evening-circle/", cookies["alex"], origin=None)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert not connected
 
 
@@ -51,7 +51,7 @@ async def test_the_sites_own_origin_is_let_in(
     world: World, cookies: dict[str, str], origin: str
 ) -> None:
     comm = communicator("/ws/rooms/evening-circle/", cookies["alex"], origin=origin)
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
     assert connected
     await comm.disconnect()
 

@@ -9,6 +9,7 @@ from chat.models import Message
 from rooms.models import Membership
 from tests.conftest import World
 from tests.sockets import (
+    CONNECT_TIMEOUT,
     close_all,
     close_code,
     communicator,
@@ -190,7 +191,7 @@ async def test_refused_connections(world: World, cookies: dict[str, str]) -> Non
     # The origin check refuses the handshake itself.
     for origin in ("http://evil.example", "http://127.0.0.1.evil.example", None):
         comm = communicator("/ws/rooms/evening-circle/", cookies["alex"], origin=origin)
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=CONNECT_TIMEOUT)
         assert not connected, origin
     # And members are let in: the mentee and mentor to their room.
     assert await close_code(communicator("/ws/rooms/alex-morgan/", cookies["alex"])) is None

@@ -12,7 +12,7 @@ from chat import hub
 from moderation import consumers as staff_consumers
 from rooms.models import Membership, User
 from tests.conftest import World
-from tests.sockets import close_all, communicator, open_room
+from tests.sockets import CONNECT_TIMEOUT, close_all, communicator, open_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,7 @@ async def test_signing_out_closes_the_users_room_and_staff_sockets(
 ) -> None:
     fran_room = await open_room("evening-circle", cookies["fran"])
     fran_staff = communicator("/ws/staff/", cookies["fran"])
-    assert (await fran_staff.connect())[0]
+    assert (await fran_staff.connect(timeout=CONNECT_TIMEOUT))[0]
     sam = await open_room("evening-circle", cookies["sam"])
     # Django's logout deletes the session.
     await database_sync_to_async(
