@@ -284,7 +284,7 @@ async def test_a_failing_detector_holds_and_escalates(
     world: World, cookies: dict[str, str], settings: Any
 ) -> None:
     """Fail safe: if screening raises, the message is held and escalated, not delivered."""
-    settings.MODERATION_DETECTOR = "tests.integration.test_moderation_socket.broken_detector"
+    settings.MODERATION_DETECTOR = "tests.detectors.broken_detector"
     casey = await open_staff(cookies["casey"])
     alex = await open_room("evening-circle", cookies["alex"])
     sam = await open_room("evening-circle", cookies["sam"])
@@ -296,6 +296,3 @@ async def test_a_failing_detector_holds_and_escalates(
     assert (await database_sync_to_async(Message.objects.get)(client_id="f-1")).status == "held"
     await close_all(casey, alex, sam)
 
-
-def broken_detector(text: str, recent: tuple[str, ...] = ()) -> object:
-    raise RuntimeError("screening is down")
