@@ -153,7 +153,7 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
     """Start real daphne processes on free ports against the test database and Redis."""
     started: list[ServerProcess] = []
 
-    def start(**env: str) -> ServerProcess:
+    def start(*daphne_args: str, **env: str) -> ServerProcess:
         port = free_port()
         log = open(Path(tempfile.gettempdir()) / f"peersupport-daphne-{port}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
@@ -165,6 +165,7 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
                 "127.0.0.1",
                 "-p",
                 str(port),
+                *daphne_args,
                 "config.asgi:application",
             ],
             cwd=REPO,
