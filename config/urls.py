@@ -8,5 +8,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("rooms/", include("rooms.urls")),
+    path("staff/", include("moderation.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
 
 from rooms.models import Membership, Room, User
 
@@ -31,7 +34,14 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ("kind", "is_locked")
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("agreement_version",)
     inlines = [MembershipInline]
+
+    def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
+        # A changed agreement is a new version: members are asked to accept it again.
+        if change and "agreement" in form.changed_data:
+            obj.agreement_version = (obj.agreement_version or 0) + 1
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Membership)

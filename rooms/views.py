@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from chat.selectors import room_last_seq
 from rooms import selectors, services
 from rooms.access import AccessDenied, access_room
-from rooms.models import Room
+from rooms.models import Membership, Room, RoomKind
 
 
 @login_required
@@ -27,12 +27,24 @@ def room_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def needs_consent(room: Room, membership: Membership | None) -> bool:
+    """A participant of a group whose agreement changed since they accepted it is asked again."""
+    if membership is None or membership.leads_room or room.kind != RoomKind.GROUP:
+        return False
+    if not room.agreement.strip():
+        return False
+    accepted = membership.agreement_version_accepted
+    return accepted is None or accepted < room.agreement_version
+
+
 @login_required
 def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         access = access_room(user=request.user, slug=slug)
     except AccessDenied as denied:
         raise PermissionDenied(denied.detail) from None
+    if needs_consent(access.room, access.membership):
+        return redirect("rooms:join", slug=access.room.slug)
     return render(
         request,
         "rooms/room_detail.html",
@@ -48,6 +60,9 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def room_join_view(request: HttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
+    membership = Membership.objects.filter(user_id=request.user.pk, room=room).first()
+    if membership is not None and not needs_consent(room, membership):
+        return redirect("rooms:detail", slug=room.slug)
     error = None
     if request.method == "POST":
         try:
@@ -62,4 +77,8 @@ def room_join_view(request: HttpRequest, slug: str) -> HttpResponse:
             error = " ".join(invalid.messages)
         else:
             return redirect("rooms:detail", slug=room.slug)
-    return render(request, "rooms/room_join.html", {"room": room, "error": error})
+    return render(
+        request,
+        "rooms/room_join.html",
+        {"room": room, "error": error, "again": membership is not None},
+    )

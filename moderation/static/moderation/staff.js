@@ -1,0 +1,245 @@
+// The staff dashboard: flags and escalations over /ws/staff/, with actions as buttons.
+// All text from the server is inserted with textContent, never as HTML.
+(function () {
+  "use strict";
+  const root = document.getElementById("staff");
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const flagList = $("flags"), escList = $("escalations");
+  const statusLine = $("staff-status"), alertBox = $("alert");
+  const LEVEL_WORDS = { low: "Low", medium: "Medium", high: "High risk", imminent: "Imminent risk" };
+  const LEVEL_RANK = { imminent: 4, high: 3, medium: 2, low: 1 };
+  const flags = new Map(), escalations = new Map();
+  let socket = null, attempts = 0, retryTimer = null;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function fromTemplate(id) { return $(id).content.firstElementChild.cloneNode(true); }
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); return true; }
+    statusLine.textContent = "Offline: that action was not sent. Reconnecting…";
+    return false;
+  }
+  function button(label, cls, onClick, aria) {
+    const b = el("button", cls, label);
+    b.type = "button";
+    if (aria) b.setAttribute("aria-label", aria);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function showAlert(text) { alertBox.textContent = text; alertBox.hidden = false; }
+
+  // A short, gentle two-note tone (no audio file needed).
+  function chime() {
+    try {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      const ctx = new Ctx();
+      [660, 880].forEach((freq, i) => {
+        const osc = ctx.createOscillator(), gain = ctx.createGain();
+        osc.frequency.value = freq;
+        gain.gain.setValueAtTime(0.0001, ctx.currentTime + i * 0.25);
+        gain.gain.exponentialRampToValueAtTime(0.2, ctx.currentTime + i * 0.25 + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + i * 0.25 + 0.4);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(ctx.currentTime + i * 0.25);
+        osc.stop(ctx.currentTime + i * 0.25 + 0.45);
+      });
+    } catch (e) { /* sound is a courtesy; the visible alert carries the message */ }
+  }
+
+  // The excerpt with each piece of evidence marked: found by searching its text, since the
+  // excerpt may be truncated and offsets index the full message.
+  function highlighted(excerpt, evidence) {
+    const quote = el("blockquote", "excerpt");
+    const lower = excerpt.toLowerCase();
+    const ranges = [];
+    (evidence || []).forEach((item) => {
+      if (item.recent || !item.text) return;
+      const at = lower.indexOf(String(item.text).toLowerCase());
+      if (at >= 0) ranges.push([at, at + item.text.length]);
+    });
+    ranges.sort((a, b) => a[0] - b[0]);
+    let pos = 0;
+    ranges.forEach(([start, end]) => {
+      if (start < pos) return;
+      quote.append(document.createTextNode(excerpt.slice(pos, start)));
+      quote.append(el("mark", "", excerpt.slice(start, end)));
+      pos = end;
+    });
+    quote.append(document.createTextNode(excerpt.slice(pos)));
+    return quote;
+  }
+
+  function levelBadge(node, level) {
+    node.textContent = LEVEL_WORDS[level] || level;
+    node.className = "level level-" + level;
+  }
+
+  function renderFlag(frame) {
+    const old = flags.get(frame.flag_id);
+    const li = fromTemplate("flag-template");
+    li.dataset.flagId = String(frame.flag_id);
+    li.dataset.room = frame.room;
+    li.dataset.seq = String(frame.seq);
+    li.classList.add("level-" + frame.level);
+    levelBadge(li.querySelector(".level"), frame.level);
+    li.querySelector(".where").textContent = (frame.author ? frame.author.display_name : "Someone") + " in " + frame.room_title;
+    const time = li.querySelector(".time");
+    time.dateTime = frame.created_at;
+    time.textContent = new Date(frame.created_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+    li.querySelector(".headline").textContent = frame.headline || "";
+    li.querySelector(".excerpt").replaceWith(highlighted(frame.excerpt || "", frame.evidence));
+    const source = frame.source === "peer_report" ? "Reported by a member" + (frame.reason ? ": " + frame.reason : "") : frame.source === "detector_failure" ? "Screening failed; held to be safe" : "Crisis screening";
+    li.querySelector(".source").textContent = source + (frame.held ? " · held, not shown to the group" : "");
+    const who = frame.author ? frame.author.display_name : "this member";
+    const actions = li.querySelector(".actions");
+    const room = frame.room, seq = frame.seq, username = frame.author && frame.author.username;
+    if (frame.held) actions.append(button("Release", "secondary", () => send({ type: "message.release", room, seq }), "Release the held message from " + who));
+    actions.append(button("Hide", "secondary", () => send({ type: "message.hide", room, seq }), "Hide the message from " + who));
+    if (username) {
+      actions.append(button("Check in", "secondary", () => send({ type: "checkin.open", room, username }), "Open a private check-in with " + who));
+      actions.append(button("Mute 30 min", "secondary", () => send({ type: "member.mute", room, username, minutes: 30 }), "Mute " + who + " for 30 minutes"));
+    }
+    actions.append(button("Confirm", "", () => send({ type: "flag.verdict", flag_id: frame.flag_id, verdict: "confirmed" }), "Confirm the flag on the message from " + who));
+    actions.append(button("False alarm", "secondary", () => send({ type: "flag.verdict", flag_id: frame.flag_id, verdict: "false_alarm" }), "Mark the flag on the message from " + who + " as a false alarm"));
+    flags.set(frame.flag_id, { frame, li });
+    if (old) old.li.replaceWith(li); else flagList.prepend(li);
+    $("flags-empty").hidden = flags.size > 0;
+  }
+
+  function dropFlag(flagId) {
+    const item = flags.get(flagId);
+    if (!item) return;
+    item.li.remove();
+    flags.delete(flagId);
+    $("flags-empty").hidden = flags.size > 0;
+  }
+
+  function sortEscalations() {
+    const items = Array.from(escalations.values());
+    items.sort((a, b) => (b.frame.tier - a.frame.tier) || ((LEVEL_RANK[b.frame.level] || 0) - (LEVEL_RANK[a.frame.level] || 0)) || (a.frame.created_at < b.frame.created_at ? -1 : 1));
+    items.forEach((item) => escList.append(item.li));
+    $("esc-empty").hidden = items.length > 0;
+  }
+
+  function renderEscalation(frame) {
+    const li = fromTemplate("escalation-template");
+    li.dataset.escalationId = String(frame.escalation_id);
+    li.classList.add("level-" + frame.level);
+    levelBadge(li.querySelector(".level"), frame.level);
+    li.querySelector(".where").textContent = (frame.author ? frame.author.display_name : "Someone") + " in " + frame.room_title;
+    li.querySelector(".headline").textContent = frame.headline || "";
+    li.querySelector(".excerpt").replaceWith(highlighted(frame.excerpt || "", frame.evidence));
+    const steps = li.querySelector(".steps");
+    (frame.playbooks || []).forEach((book) => (book.steps || []).forEach((step) => steps.append(el("li", "", step))));
+    if (!steps.children.length) li.querySelector(".playbook").remove();
+    const resolveForm = li.querySelector(".resolve");
+    const id = frame.escalation_id;
+    li.querySelector(".actions").append(
+      button("Acknowledge", "", () => send({ type: "escalation.ack", escalation_id: id }), "Acknowledge the escalation for " + (frame.author ? frame.author.display_name : "this member")),
+      button("Resolve…", "secondary", () => { resolveForm.hidden = false; resolveForm.querySelector("textarea").focus(); }, "Resolve with a note"),
+    );
+    resolveForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const note = resolveForm.querySelector("textarea").value.trim();
+      if (note) send({ type: "escalation.resolve", escalation_id: id, note });
+    });
+    const item = { frame, li };
+    escalations.set(id, item);
+    updateEscalation(item);
+    sortEscalations();
+  }
+
+  function updateEscalation(item) {
+    const f = item.frame;
+    item.li.querySelector(".tier").textContent = "Tier " + f.tier;
+    const state = f.state === "acknowledged" ? "Acknowledged" + (f.acknowledged_by ? " by " + f.acknowledged_by : "") : "Waiting for someone to acknowledge";
+    item.li.querySelector(".state").textContent = state;
+    item.li.dataset.state = f.state;
+    item.li.querySelector(".actions button").hidden = f.state !== "open";
+    tick(item);
+  }
+
+  function tick(item) {
+    const node = item.li.querySelector(".countdown");
+    if (item.frame.state !== "open") { node.textContent = ""; item.li.classList.remove("overdue"); return; }
+    const left = Math.round((new Date(item.frame.deadline) - Date.now()) / 1000);
+    const abs = Math.abs(left), text = Math.floor(abs / 60) + ":" + String(abs % 60).padStart(2, "0");
+    node.textContent = left >= 0 ? "Acknowledge within " + text : "Overdue by " + text;
+    item.li.classList.toggle("overdue", left < 0);
+  }
+  setInterval(() => escalations.forEach(tick), 1000);
+
+  const handlers = {
+    "flag.new": (f) => { if (f.state === "open") renderFlag(f); },
+    "flag.updated": (f) => { if (f.state !== "open") dropFlag(f.flag_id); },
+    "escalation.new": (f) => {
+      const fresh = !escalations.has(f.escalation_id);
+      if (f.state === "resolved") return;
+      if (escalations.has(f.escalation_id)) escalations.get(f.escalation_id).li.remove();
+      renderEscalation(f);
+      if (fresh && f.state === "open") { chime(); showAlert("New escalation: " + (LEVEL_WORDS[f.level] || f.level) + " in " + f.room_title + "."); }
+    },
+    "escalation.updated": (f) => {
+      const item = escalations.get(f.escalation_id);
+      if (!item) return;
+      if (f.state === "resolved") { item.li.remove(); escalations.delete(f.escalation_id); sortEscalations(); return; }
+      Object.assign(item.frame, f);
+      updateEscalation(item);
+      sortEscalations();
+      if (f.overdue && f.state === "open") { chime(); showAlert("Overdue escalation in " + item.frame.room_title + ": tier " + f.tier + "."); }
+    },
+    "oncall.unavailable": (f) => { chime(); showAlert(f.detail); },
+    "message.hidden": (f) => flags.forEach((item, id) => { if (item.frame.room === f.room && item.frame.seq === f.seq) dropFlag(id); }),
+    "message.released": (f) => flags.forEach((item, id) => { if (item.frame.room === f.room && item.frame.seq === f.held_seq) dropFlag(id); }),
+    "room.updated": (f) => {
+      const node = root.querySelector('[data-room-state="' + CSS.escape(f.room) + '"]');
+      if (node) node.textContent = (f.locked ? "Paused" : "Open") + (f.slow_mode_seconds ? " · slow mode " + f.slow_mode_seconds + " s" : "");
+    },
+    "action.done": (f) => { statusLine.textContent = "Done: " + String(f.action).replace(".", " "); },
+    "error": (f) => { statusLine.textContent = f.detail; },
+  };
+
+  root.addEventListener("click", (event) => {
+    const b = event.target.closest("button[data-action]");
+    if (!b) return;
+    const d = b.dataset;
+    if (d.confirm && !window.confirm(d.confirm)) return;
+    const frame = { type: d.action, room: d.room };
+    if (d.username) frame.username = d.username;
+    if (d.minutes) frame.minutes = Number(d.minutes);
+    if (d.locked) frame.locked = d.locked === "true";
+    send(frame);
+  });
+  root.querySelectorAll("select[data-slow]").forEach((select) => {
+    select.addEventListener("change", () => send({ type: "room.slow_mode", room: select.dataset.slow, seconds: Number(select.value) }));
+  });
+
+  function connect() {
+    clearTimeout(retryTimer);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const mine = new WebSocket(scheme + "://" + location.host + "/ws/staff/");
+    socket = mine;
+    mine.addEventListener("open", () => { attempts = 0; statusLine.textContent = "Live"; });
+    mine.addEventListener("message", (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      const handle = handlers[frame.type];
+      if (handle) handle(frame);
+    });
+    mine.addEventListener("close", (event) => {
+      if (socket !== mine) return;
+      socket = null;
+      if (event.code === 4401 || event.code === 4403) { statusLine.textContent = "Please sign in again."; return; }
+      attempts += 1;
+      statusLine.textContent = "Offline. Reconnecting…";
+      retryTimer = setTimeout(connect, Math.min(15000, 400 * Math.pow(2, attempts - 1)) * (0.5 + Math.random() / 2));
+    });
+  }
+  connect();
+})();
