@@ -60,7 +60,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def room_join_view(request: HttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
-    membership = Membership.objects.filter(user_id=request.user.pk, room=room).first()
+    membership = Membership.objects.filter(user_id=request.user.pk or 0, room=room).first()
     if membership is not None and not needs_consent(room, membership):
         return redirect("rooms:detail", slug=room.slug)
     error = None

@@ -17,7 +17,9 @@ HIGH = "i keep thinking everyone would be better off without me"
 
 
 def bodies(page: Any) -> list[str]:
-    return page.eval_on_selector_all("#messages li .body", "nodes => nodes.map(n => n.textContent)")
+    return page.eval_on_selector_all(
+        "#messages .message .body", "nodes => nodes.map(n => n.textContent)"
+    )
 
 
 def test_enter_sends_and_it_appears_on_the_other_screen_within_a_second(site: Site) -> None:
@@ -29,18 +31,20 @@ def test_enter_sends_and_it_appears_on_the_other_screen_within_a_second(site: Si
     started = time.monotonic()
     box.press("Enter")
     sam.wait_for_selector(
-        "#messages li .body:text-is('Hello everyone, today was a better day.')", timeout=1000
+        "#messages .message .body:text-is('Hello everyone, today was a better day.')", timeout=1000
     )
     assert time.monotonic() - started < 1.0
     assert box.input_value() == ""
     # On alex's screen: shown at once, then confirmed by the ack (no longer pending).
-    alex.wait_for_selector("#messages li.own:not(.pending)")
+    alex.wait_for_selector("#messages .message.own:not(.pending)")
     assert bodies(alex) == ["Hello everyone, today was a better day."]
     # Sam's reply, with author and time, and a report button on others' messages.
     sam.fill("textarea[name=body]", "So glad to hear it, Alex.")
     sam.press("textarea[name=body]", "Enter")
-    alex.wait_for_selector("#messages li:not(.own) .body:text-is('So glad to hear it, Alex.')")
-    other = alex.locator("#messages li:not(.own)")
+    alex.wait_for_selector(
+        "#messages .message:not(.own) .body:text-is('So glad to hear it, Alex.')"
+    )
+    other = alex.locator("#messages .message:not(.own)")
     assert other.locator(".author").inner_text().startswith("Sam")
     assert other.locator("time").get_attribute("datetime")
     assert other.locator("button.report").count() == 1
@@ -60,8 +64,8 @@ def test_text_is_inserted_as_text_never_as_html(site: Site) -> None:
     site.open_room(sam)
     alex.fill("textarea[name=body]", "a < b & c > d, <i>not italic</i> 'quoted'")
     alex.press("textarea[name=body]", "Enter")
-    sam.wait_for_selector("#messages li .body")
-    assert sam.locator("#messages li i").count() == 0
+    sam.wait_for_selector("#messages .message .body")
+    assert sam.locator("#messages .message i").count() == 0
     assert "a < b & c > d" in bodies(sam)[0]
 
 
@@ -90,7 +94,7 @@ def test_a_report_is_acknowledged_to_the_reporter(site: Site) -> None:
     site.open_room(sam)
     sam.fill("textarea[name=body]", "you are all useless")
     sam.press("textarea[name=body]", "Enter")
-    alex.wait_for_selector("#messages li:not(.own) button.report").click()
+    alex.wait_for_selector("#messages .message:not(.own) button.report").click()
     alex.fill(".report-form input[name=reason]", "unkind")
     alex.click(".report-form button[type=submit]")
     alex.wait_for_selector("#notice:not([hidden])")
@@ -110,7 +114,7 @@ def test_a_dropped_connection_comes_back_without_a_gap_or_a_duplicate(site: Site
         sam.fill("textarea[name=body]", body)
         sam.press("textarea[name=body]", "Enter")
         sent.append(body)
-        alex.wait_for_selector(f"#messages li .body:text-is('{body}')")
+        alex.wait_for_selector(f"#messages .message .body:text-is('{body}')")
     # The network goes away: the socket drops and alex's page knows it is offline.
     alex.context.set_offline(True)
     alex.evaluate("document.getElementById('room').dispatchEvent(new Event('peersupport:drop'))")
@@ -120,17 +124,17 @@ def test_a_dropped_connection_comes_back_without_a_gap_or_a_duplicate(site: Site
         sam.fill("textarea[name=body]", body)
         sam.press("textarea[name=body]", "Enter")
         sent.append(body)
-        sam.wait_for_selector(f"#messages li.own:not(.pending) .body:text-is('{body}')")
+        sam.wait_for_selector(f"#messages .message.own:not(.pending) .body:text-is('{body}')")
     # Alex types while offline: shown as pending, sent after reconnect with its client_id.
     alex.fill("textarea[name=body]", "typed while offline")
     alex.press("textarea[name=body]", "Enter")
-    pending = alex.locator("#messages li.pending")
+    pending = alex.locator("#messages .message.pending")
     client_id = pending.get_attribute("data-client-id")
     assert client_id
     alex.context.set_offline(False)
     sent.append("typed while offline")
-    sam.wait_for_selector("#messages li .body:text-is('typed while offline')", timeout=10_000)
-    alex.wait_for_selector("#messages li.own:not(.pending)", timeout=10_000)
+    sam.wait_for_selector("#messages .message .body:text-is('typed while offline')", timeout=10_000)
+    alex.wait_for_selector("#messages .message.own:not(.pending)", timeout=10_000)
     expected_alex = sent
     assert bodies(alex) == expected_alex
     assert bodies(sam) == sent
@@ -138,7 +142,9 @@ def test_a_dropped_connection_comes_back_without_a_gap_or_a_duplicate(site: Site
     stored = Message.objects.filter(room=room, body="typed while offline")
     assert stored.count() == 1
     assert stored.get().client_id == client_id
-    seqs = alex.eval_on_selector_all("#messages li", "ns => ns.map(n => Number(n.dataset.seq))")
+    seqs = alex.eval_on_selector_all(
+        "#messages .message", "ns => ns.map(n => Number(n.dataset.seq))"
+    )
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == len(seqs)
 

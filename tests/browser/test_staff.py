@@ -9,7 +9,7 @@ from tests.browser.conftest import Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-HIGH = "i keep thinking everyone would be better off without me"
+IMMINENT = "I have the pills here, tonight is the night"
 
 
 def test_a_facilitator_sees_a_report_live_and_hides_the_message_from_everyone(site: Site) -> None:
@@ -23,10 +23,10 @@ def test_a_facilitator_sees_a_report_live_and_hides_the_message_from_everyone(si
     sam.press("textarea[name=body]", "Enter")
     alex.fill("textarea[name=body]", "a kind reply that stays")
     alex.press("textarea[name=body]", "Enter")
-    target = "#messages li .body:text-is('nobody here cares, you are all useless')"
+    target = "#messages .message .body:text-is('nobody here cares, you are all useless')"
     alex.wait_for_selector(target)
-    sam.wait_for_selector("#messages li .body:text-is('a kind reply that stays')")
-    alex.locator("#messages li:not(.own) button.report").first.click()
+    sam.wait_for_selector("#messages .message .body:text-is('a kind reply that stays')")
+    alex.locator("#messages .message:not(.own) button.report").first.click()
     alex.click(".report-form button[type=submit]")
     flag = fran.wait_for_selector("#flags li.flag", timeout=5000)
     assert "useless" in flag.inner_text()
@@ -35,8 +35,8 @@ def test_a_facilitator_sees_a_report_live_and_hides_the_message_from_everyone(si
     sam.wait_for_selector(target, state="detached", timeout=5000)
     fran.wait_for_selector("#flags li.flag", state="detached", timeout=5000)
     # Everything else is still there.
-    assert alex.locator("#messages li .body:text-is('a kind reply that stays')").count() == 1
-    assert sam.locator("#messages li .body:text-is('a kind reply that stays')").count() == 1
+    assert alex.locator("#messages .message .body:text-is('a kind reply that stays')").count() == 1
+    assert sam.locator("#messages .message .body:text-is('a kind reply that stays')").count() == 1
 
 
 def test_a_facilitator_pauses_the_room_and_participants_are_told(site: Site) -> None:
@@ -56,7 +56,7 @@ def test_an_oncall_member_acknowledges_and_resolves_an_escalation(site: Site) ->
     casey.wait_for_selector("#staff-status:text-is('Live')")
     alex = site.page_for("alex")
     site.open_room(alex)
-    alex.fill("textarea[name=body]", HIGH)
+    alex.fill("textarea[name=body]", IMMINENT)
     alex.press("textarea[name=body]", "Enter")
     card = casey.wait_for_selector("#escalations li.escalation", timeout=5000)
     casey.wait_for_selector("#alert:not([hidden])")

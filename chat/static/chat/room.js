@@ -33,13 +33,13 @@
   function setStatus(text, state) { statusLine.textContent = text; statusLine.dataset.state = state || ""; }
   function showNotice(text) { notice.textContent = text; notice.hidden = !text; }
   function byClientId(clientId) {
-    return list.querySelector('li[data-client-id="' + CSS.escape(clientId) + '"]');
+    return list.querySelector('.message[data-client-id="' + CSS.escape(clientId) + '"]');
   }
   function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
 
   // One message element; the body is text only.
   function build(frame, pending) {
-    const li = el("li", "message");
+    const li = el("div", "message");
     const own = !frame.author || frame.author.username === me;
     if (own) li.classList.add("own");
     if (pending) li.classList.add("pending");
@@ -63,7 +63,7 @@
     if (!own && frame.seq) {
       const report = el("button", "report link", "Report");
       report.type = "button";
-      report.setAttribute("aria-label", "Report this message from " + frame.author.display_name);
+      report.setAttribute("aria-label", "Report: message from " + frame.author.display_name);
       report.addEventListener("click", () => openReport(li, frame.seq));
       li.append(report);
     }
@@ -186,7 +186,7 @@
       showNotice(frame.detail || "Your message was shared with your facilitator.");
     },
     "message.hidden": (frame) => {
-      const li = shown.get(frame.seq) || list.querySelector('li[data-seq="' + frame.seq + '"]');
+      const li = shown.get(frame.seq) || list.querySelector('.message[data-seq="' + frame.seq + '"]');
       if (li) li.remove();
     },
     "room.updated": onRoomUpdated,

@@ -24,10 +24,11 @@
     statusLine.textContent = "Offline: that action was not sent. Reconnecting…";
     return false;
   }
-  function button(label, cls, onClick, aria) {
+  // The accessible name starts with the visible text and then says whom it concerns.
+  function button(label, cls, onClick, about) {
     const b = el("button", cls, label);
     b.type = "button";
-    if (aria) b.setAttribute("aria-label", aria);
+    if (about) b.setAttribute("aria-label", label + ": " + about);
     b.addEventListener("click", onClick);
     return b;
   }
@@ -99,14 +100,14 @@
     const who = frame.author ? frame.author.display_name : "this member";
     const actions = li.querySelector(".actions");
     const room = frame.room, seq = frame.seq, username = frame.author && frame.author.username;
-    if (frame.held) actions.append(button("Release", "secondary", () => send({ type: "message.release", room, seq }), "Release the held message from " + who));
-    actions.append(button("Hide", "secondary", () => send({ type: "message.hide", room, seq }), "Hide the message from " + who));
+    if (frame.held) actions.append(button("Release", "secondary", () => send({ type: "message.release", room, seq }), "held message from " + who));
+    actions.append(button("Hide", "secondary", () => send({ type: "message.hide", room, seq }), "message from " + who));
     if (username) {
-      actions.append(button("Check in", "secondary", () => send({ type: "checkin.open", room, username }), "Open a private check-in with " + who));
-      actions.append(button("Mute 30 min", "secondary", () => send({ type: "member.mute", room, username, minutes: 30 }), "Mute " + who + " for 30 minutes"));
+      actions.append(button("Check in", "secondary", () => send({ type: "checkin.open", room, username }), who));
+      actions.append(button("Mute 30 minutes", "secondary", () => send({ type: "member.mute", room, username, minutes: 30 }), who));
     }
-    actions.append(button("Confirm", "", () => send({ type: "flag.verdict", flag_id: frame.flag_id, verdict: "confirmed" }), "Confirm the flag on the message from " + who));
-    actions.append(button("False alarm", "secondary", () => send({ type: "flag.verdict", flag_id: frame.flag_id, verdict: "false_alarm" }), "Mark the flag on the message from " + who + " as a false alarm"));
+    actions.append(button("Confirm", "", () => send({ type: "flag.verdict", flag_id: frame.flag_id, verdict: "confirmed" }), "flag on the message from " + who));
+    actions.append(button("False alarm", "secondary", () => send({ type: "flag.verdict", flag_id: frame.flag_id, verdict: "false_alarm" }), "flag on the message from " + who));
     flags.set(frame.flag_id, { frame, li });
     if (old) old.li.replaceWith(li); else flagList.prepend(li);
     $("flags-empty").hidden = flags.size > 0;
@@ -141,8 +142,8 @@
     const resolveForm = li.querySelector(".resolve");
     const id = frame.escalation_id;
     li.querySelector(".actions").append(
-      button("Acknowledge", "", () => send({ type: "escalation.ack", escalation_id: id }), "Acknowledge the escalation for " + (frame.author ? frame.author.display_name : "this member")),
-      button("Resolve…", "secondary", () => { resolveForm.hidden = false; resolveForm.querySelector("textarea").focus(); }, "Resolve with a note"),
+      button("Acknowledge", "", () => send({ type: "escalation.ack", escalation_id: id }), "escalation for " + (frame.author ? frame.author.display_name : "this member")),
+      button("Resolve…", "secondary", () => { resolveForm.hidden = false; resolveForm.querySelector("textarea").focus(); }, "escalation, with a note"),
     );
     resolveForm.addEventListener("submit", (event) => {
       event.preventDefault();
