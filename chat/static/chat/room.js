@@ -47,7 +47,8 @@
     if (frame.seq) li.dataset.seq = String(frame.seq);
     const meta = el("p", "meta");
     const author = el("span", "author", own ? "You" : frame.author.display_name);
-    if (frame.author && frame.author.role && frame.author.role !== "participant") {
+    const role = frame.author && frame.author.role;
+    if (role && role !== "participant" && !frame.author.display_name.toLowerCase().includes(role)) {
       author.append(el("span", "badge", frame.author.role));
     }
     meta.append(author);
@@ -65,7 +66,7 @@
       report.type = "button";
       report.setAttribute("aria-label", "Report: message from " + frame.author.display_name);
       report.addEventListener("click", () => openReport(li, frame.seq));
-      li.append(report);
+      meta.append(report);
     }
     return li;
   }
