@@ -37,21 +37,28 @@ ARGS = [
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-# Playwright's sync API keeps an event loop running in this thread, which makes Django refuse
-# database calls from the test body; they are plain synchronous calls here, so allow them (in
-# this test process only: the flag is taken out of the daphne processes' environment).
+# Playwright's sync API keeps an event loop running in this thread while it is started, which
+# makes Django refuse database calls from the test body; they are plain synchronous calls here,
+# so they are allowed while the browser runs (in this test process only: the flag is taken out
+# of the daphne processes' environment). The browser is closed at the end of this package, so
+# that neither its loop nor the flag reaches the async tests that run after it.
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
-os.environ[ASYNC_UNSAFE] = "true"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         pytest.skip(f"no Chromium at {CHROMIUM} (bin/check installs Debian's chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=ARGS, headless=True
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        os.environ.pop(ASYNC_UNSAFE, None)
 
 
 @dataclass
