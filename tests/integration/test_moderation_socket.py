@@ -295,4 +295,3 @@ async def test_a_failing_detector_holds_and_escalates(
     assert await database_sync_to_async(Escalation.objects.count)() == 1
     assert (await database_sync_to_async(Message.objects.get)(client_id="f-1")).status == "held"
     await close_all(casey, alex, sam)
-
