@@ -19,7 +19,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DEFAULT_DATA = ROOT.parent / "shared" / "moderation" / "crisis-dev.jsonl"
+# The team's shared set when it sits beside the clone, else the copy the tests keep.
+DEFAULT_DATA = next(
+    (
+        path
+        for path in (
+            ROOT.parent / "shared" / "moderation" / "crisis-dev.jsonl",
+            ROOT / "tests" / "data" / "shared-moderation" / "crisis-dev.jsonl",
+        )
+        if path.exists()
+    ),
+    ROOT / "tests" / "data" / "shared-moderation" / "crisis-dev.jsonl",
+)
 
 
 def main() -> int:

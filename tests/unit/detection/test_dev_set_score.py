@@ -1,7 +1,9 @@
 """The development set, scored by the project's scorer: no change may lose recall quietly.
 
 Targets (issue 3): imminent_caught >= 0.99, imminent_recall >= 0.90, crisis_recall >= 0.95,
-false_alarm_rate <= 0.03. The shared directory sits beside the repository (also in CI).
+false_alarm_rate <= 0.03. The set and its scorer are read from ../shared/moderation when
+that directory sits beside the repository (the team's copy, authoritative), otherwise from the
+copy kept in tests/data/shared-moderation/ so that a clean clone anywhere runs the same check.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ import pytest
 
 from moderation.detection import screen
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "moderation"
+ROOT = Path(__file__).resolve().parents[3]
+SHARED_COPIES = (
+    ROOT.parent / "shared" / "moderation",
+    ROOT / "tests" / "data" / "shared-moderation",
+)
+SHARED = next((path for path in SHARED_COPIES if (path / "score.py").exists()), SHARED_COPIES[-1])
 TARGETS = {
     "imminent_caught": (">=", 0.99),
     "imminent_recall": (">=", 0.90),
@@ -29,7 +36,7 @@ def score_file(gold: Path, tmp_path: Path) -> dict[str, float]:
     """Screen every message of `gold`, score the predictions with score.py, parse its figures."""
     scorer = SHARED / "score.py"
     if not gold.exists() or not scorer.exists():
-        pytest.fail(f"missing {gold} or {scorer}: the shared/ directory must sit beside the repo")
+        pytest.fail(f"missing {gold} or {scorer}")
     predictions = tmp_path / f"{gold.stem}.predictions.jsonl"
     with gold.open(encoding="utf-8") as source, predictions.open("w", encoding="utf-8") as out:
         for line in source:
@@ -55,6 +62,15 @@ def check(figures: dict[str, float], targets: dict[str, tuple[str, float]]) -> N
         if (op == ">=" and value < bound) or (op == "<=" and value > bound):
             failures.append(f"{name} = {value:.3f}, target {op} {bound}")
     assert not failures, "; ".join(failures)
+
+
+def test_the_kept_copy_matches_the_shared_set() -> None:
+    """tests/data/shared-moderation is a copy, never a fork: where ../shared exists, they agree."""
+    team, kept = SHARED_COPIES
+    if not team.exists():
+        pytest.skip("../shared/moderation is not beside this clone; the kept copy is used alone")
+    for name in ("crisis-dev.jsonl", "score.py"):
+        assert (team / name).read_bytes() == (kept / name).read_bytes(), name
 
 
 def test_dev_set_meets_targets(tmp_path: Path) -> None:
