@@ -188,7 +188,10 @@ def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> 
         candidates |= index[key]
     patterns = matcher.patterns
     second = matcher.second
-    for number in candidates:
+    # In lexicon order: which signal completes a combination (and so its hold and
+    # category) follows the order signals are found in, which must not depend on how a
+    # set of numbers happens to iterate (that varies with the string hash seed).
+    for number in sorted(candidates):
         # A cheap set test first: a second word the pattern needs must be there too.
         also = second[number]
         if also is not None and keys.isdisjoint(also):
