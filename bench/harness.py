@@ -104,7 +104,7 @@ def server(env: dict[str, str], kind: str = "daphne") -> Iterator[Server]:
         cmd = [
             sys.executable,
             "-m",
-            "daphne",
+            "config.serve",  # the Procfile's web process: daphne, size limits set
             "-b",
             "127.0.0.1",
             "-p",

@@ -18,9 +18,10 @@ MAX_REPORT_REASON = 500
 # Frames far larger than any valid one are refused before JSON parsing.
 MAX_FRAME_CHARS = 1_000_000
 # Past this a socket is closed rather than answered: no client of ours sends such a frame.
-# The code is 4009, not the standard 1009, because daphne's websocket library (autobahn)
-# refuses to send 1009 on an application's behalf; past 1 MiB daphne itself drops the
-# connection without a close frame.
+# The web process (config.serve) makes daphne's autobahn enforce it on the frame's header and
+# close with the standard 1009. The consumers keep 4009 as a fallback for a frame that gets
+# past (a plain daphne, whose limit is 1 MiB): autobahn will not send 1009 on an
+# application's behalf.
 CLOSE_FRAME_CHARS = 512 * 1024
 CLOSE_TOO_BIG = 4009
 

@@ -160,7 +160,7 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "config.serve",  # the Procfile's web process: daphne, size limits set
                 "-b",
                 "127.0.0.1",
                 "-p",
