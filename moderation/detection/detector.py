@@ -17,12 +17,22 @@ from __future__ import annotations
 
 import re
 import string
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
+from typing import NamedTuple
 
 from moderation.detection.assessment import NO_RISK, Assessment, Category, Evidence, Level
-from moderation.detection.lexicon import ContextRule, Lexicon, Matcher, Rule, lexicon
+from moderation.detection.lexicon import (
+    ANY_KEY,
+    ContextRule,
+    Lexicon,
+    Matcher,
+    Rule,
+    lexicon,
+)
 from moderation.detection.normalise import Normalised, normalise
 
 # How many of the sender's recent messages are read, newest last.
@@ -36,20 +46,23 @@ _QUOTE = re.compile(
 _BEFORE_WINDOW = 60
 
 
-@dataclass(frozen=True, slots=True)
-class _Signal:
+class _Signal(NamedTuple):
+    """One match of a rule's pattern in the normalised text. A named tuple rather than a
+    frozen dataclass: a few are made for every message, and a tuple is made fastest."""
+
     rule: Rule
     start: int
     end: int
     capped: bool  # a context capped it at watch: counts as watch, never in combinations
-
-    @property
-    def rank(self) -> int:
-        return 1 if self.capped and self.rule.rank > 1 else self.rule.rank
+    rank: int  # the rule's rank, or watch's if capped
 
     @property
     def level(self) -> Level:
         return _LEVELS[self.rank]
+
+
+def _capped(signal: _Signal) -> _Signal:
+    return _Signal(signal.rule, signal.start, signal.end, True, min(signal.rank, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,70 +75,76 @@ class _Analysis:
 class _Context:
     """Lazily computed facts about one normalised message, shared by its signals."""
 
-    __slots__ = ("_clauses", "_message_hits", "_quotes", "_sentences", "keys", "memo", "text")
+    __slots__ = ("_clauses", "_quotes", "_sentence_ends", "keys", "live", "memo", "text")
 
     def __init__(self, text: str, keys: set[str]) -> None:
         self.text = text
         self.keys = keys
         self._clauses: list[int] | None = None
-        self._sentences: list[tuple[int, int]] | None = None
+        self._sentence_ends: list[int] | None = None
         self._quotes: list[tuple[int, int]] | None = None
-        self._message_hits: dict[str, bool] = {}
+        # Per context id: whether it can apply anywhere in this message (see `_live`).
+        self.live: dict[str, bool] = {}
         self.memo: dict[tuple[str, int], bool] = {}
 
-    def clause_start(self, pos: int) -> int:
+    def _clause_ends(self) -> list[int]:
         if self._clauses is None:
             self._clauses = [m.end() for m in _CLAUSE_BREAK.finditer(self.text)]
-        start = 0
-        for boundary in self._clauses:
-            if boundary > pos:
-                break
-            start = boundary
-        return start
+        return self._clauses
+
+    def clause_start(self, pos: int) -> int:
+        """Where the clause holding `pos` starts: the last clause break ending at or before it."""
+        clauses = self._clause_ends()
+        index = bisect_right(clauses, pos)
+        return clauses[index - 1] if index else 0
 
     def clause(self, pos: int, lower: int, upper: int) -> tuple[int, int]:
         """The clause around `pos`, within the sentence [lower, upper)."""
-        if self._clauses is None:
-            self._clauses = [m.end() for m in _CLAUSE_BREAK.finditer(self.text)]
-        start, end = lower, upper
-        for boundary in self._clauses:
-            if boundary <= pos:
-                start = max(start, boundary)
-            else:
-                end = min(end, boundary)
-                break
+        clauses = self._clause_ends()
+        index = bisect_right(clauses, pos)
+        start = max(lower, clauses[index - 1]) if index else lower
+        end = min(upper, clauses[index]) if index < len(clauses) else upper
         return start, end
 
     def sentence(self, pos: int) -> tuple[int, int]:
-        if self._sentences is None:
-            spans = []
-            last = 0
-            for match in _SENTENCE_BREAK.finditer(self.text):
-                spans.append((last, match.end()))
-                last = match.end()
-            spans.append((last, len(self.text)))
-            self._sentences = spans
-        for start, end in self._sentences:
-            if start <= pos < end:
-                return start, end
-        return 0, len(self.text)
+        """The sentence holding `pos`: sentences end after a run of [.!?\\n] and tile the text."""
+        ends = self._sentence_ends
+        if ends is None:
+            ends = [m.end() for m in _SENTENCE_BREAK.finditer(self.text)]
+            ends.append(len(self.text))
+            self._sentence_ends = ends
+        index = bisect_right(ends, pos)
+        if index == len(ends):
+            return 0, len(self.text)
+        return (ends[index - 1] if index else 0), ends[index]
 
     def in_quote(self, start: int, end: int) -> bool:
+        return any(q_start <= start and end <= q_end for q_start, q_end in self.quotes())
+
+    def quotes(self) -> list[tuple[int, int]]:
         if self._quotes is None:
             if '"' not in self.text and "'" not in self.text:
                 self._quotes = []
-                return False
-            self._quotes = [m.span(2) for m in _QUOTE.finditer(self.text)]
-        return any(q_start <= start and end <= q_end for q_start, q_end in self._quotes)
+            else:
+                self._quotes = [m.span(2) for m in _QUOTE.finditer(self.text)]
+        return self._quotes
 
-    def message_has(self, context: ContextRule) -> bool:
-        hit = self._message_hits.get(context.id)
-        if hit is None:
-            hit = bool(context.pattern and _search_word(context.pattern, self.text))
-            if hit and context.unless is not None and context.unless_scope == "message":
-                hit = not _search_word(context.unless, self.text)
-            self._message_hits[context.id] = hit
-        return hit
+
+def _live(context: ContextRule, facts: _Context) -> bool:
+    """Whether `context` can apply to any signal of the message (cached per message): its
+    words are there; for a message-wide context, it matches; for quotes, there are some."""
+    if context.keys is not None and context.keys.isdisjoint(facts.keys):
+        live = False  # none of the words the context needs is in the message
+    elif context.scope == "quote":
+        live = bool(facts.quotes())
+    elif context.scope == "message":
+        live = bool(context.pattern and _search_word(context.pattern, facts.text))
+        if live and context.unless is not None and context.unless_scope == "message":
+            live = not _search_word(context.unless, facts.text)
+    else:
+        live = context.pattern is not None
+    facts.live[context.id] = live
+    return live
 
 
 def _search_word(
@@ -144,24 +163,26 @@ def _search_word(
 
 
 def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
-    if context.keys is not None and not context.keys & facts.keys:
-        return False  # none of the words the context needs is in the message
+    """Whether a live context (see `_live`) sets `signal` aside."""
     scope = context.scope
     if scope == "quote":
         return facts.in_quote(signal.start, signal.end)
     if scope == "message":
-        return facts.message_has(context) and not _unless(context, signal, facts)
+        return not _unless(context, signal, facts)
     text = facts.text
+    assert context.pattern is not None  # else not live
     if scope == "before":
         start = max(facts.clause_start(signal.start), signal.start - _BEFORE_WINDOW)
-        if context.pattern is None or not _search_word(context.pattern, text, start, signal.start):
+        if context.pattern.search(text, start, signal.start) is None:
+            return False  # the usual answer, without _search_word's loop
+        if not _search_word(context.pattern, text, start, signal.start):
             return False
         return not _unless(context, signal, facts)
     s_start, s_end = facts.sentence(signal.start)
     key = (context.id, s_start if context.unless_scope != "clause" else signal.start)
     hit = facts.memo.get(key)
     if hit is None:
-        hit = bool(context.pattern and _search_word(context.pattern, text, s_start, s_end))
+        hit = bool(_search_word(context.pattern, text, s_start, s_end))
         hit = hit and not _unless(context, signal, facts)
         facts.memo[key] = hit
     return hit
@@ -176,42 +197,57 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     return _search_word(context.unless, facts.text, s_start, s_end) is not None
 
 
-# Words for the index: split on white space once punctuation is white space too.
+# Words for the index: split on white space once punctuation is white space too. Nearly
+# every message is ASCII once normalised, and bytes.translate is ten times str.translate.
 _PUNCTUATION_TO_SPACE = str.maketrans({c: " " for c in string.punctuation})
+_ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(
+    string.punctuation.encode(), b" " * len(string.punctuation)
+)
+_FIRST_4 = itemgetter(slice(None, 4))
+_FIRST_3 = itemgetter(slice(None, 3))
+
+
+def _keys(text: str) -> set[str]:
+    """The index keys of a normalised message: each word's first four and first three
+    letters (a shorter word is its own key), and ANY_KEY."""
+    if text.isascii():
+        spaced = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).decode()
+    else:
+        spaced = text.translate(_PUNCTUATION_TO_SPACE)
+    words = spaced.split()
+    keys = set(map(_FIRST_4, words))
+    keys.update(map(_FIRST_3, words))
+    keys.add(ANY_KEY)
+    return keys
 
 
 def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> None:
-    """Search for the patterns whose needed words the text has, each once."""
+    """Search for the patterns whose needed words the text has, each once, in lexicon
+    order (which signal completes a combination follows that order)."""
     index = matcher.index_sets
-    candidates: set[int] = set(matcher.always)
-    for key in keys & index.keys():
-        candidates |= index[key]
-    patterns = matcher.patterns
-    second = matcher.second
-    # In lexicon order: which signal completes a combination (and so its hold and
-    # category) follows the order signals are found in, which must not depend on how a
-    # set of numbers happens to iterate (that varies with the string hash seed).
-    for number in sorted(candidates):
+    needs = matcher.needs
+    regexes = matcher.regexes
+    for number in sorted(matcher.always_set.union(*map(index.__getitem__, keys & index.keys()))):
         # A cheap set test first: a second word the pattern needs must be there too.
-        also = second[number]
-        if also is not None and keys.isdisjoint(also):
+        if keys.isdisjoint(needs[number]):
             continue
-        regex, rule = patterns[number]
+        regex = regexes[number]
         match = regex.search(text)
-        while match is not None:  # usually no match at all: one search is the whole cost
-            start = match.start()
+        if match is None:
+            continue  # usually no match at all: one search is the whole cost
+        rule = matcher.rules[number]
+        while match is not None:
+            start, end = match.span()
             if not start or not text[start - 1].isalnum():  # matches begin at a word start
-                found.append(_Signal(rule, start, match.end(), False))
-            match = regex.search(text, match.end() if match.end() > start else start + 1)
+                found.append(_Signal(rule, start, end, False, rule.rank))
+            match = regex.search(text, end if end > start else start + 1)
 
 
 def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    words = norm.translate(_PUNCTUATION_TO_SPACE).split()
-    keys = {word[:4] for word in words}
-    keys.update([word[:3] for word in words])
+    keys = _keys(norm)
     _scan(lex.signals, norm, keys, found)
     _scan(lex.cues, norm, keys, found)
     if not found:
@@ -254,7 +290,10 @@ def _judge(
         reason = None
         capped = False
         for context in lex.rule_contexts[signal.rule.id]:
-            if _applies(context, signal, facts):
+            live = facts.live.get(context.id)
+            if live is None:
+                live = _live(context, facts)
+            if live and _applies(context, signal, facts):
                 if context.effect == "cap_watch":
                     capped = True
                     continue
@@ -263,7 +302,7 @@ def _judge(
         if reason is not None:
             discounted.append((signal, reason))
         elif capped:
-            kept.append(_Signal(signal.rule, signal.start, signal.end, True))
+            kept.append(_capped(signal))
         else:
             kept.append(signal)
 
@@ -318,11 +357,15 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     usable = [signal for signal in kept if not signal.capped]
     recent_kept = _recent_signals(recent, recent_tail) if recent_tail else []
     if usable:
+        usable_tags = frozenset().union(*[signal.rule.tags for signal in usable])
         for combo in lex.combos:
-            rank = combo.level.rank
+            rank = combo.rank
             if rank <= best and combo_evidence:
                 continue
-            found = _combination(combo.first, combo.second, usable)
+            if combo.first.isdisjoint(usable_tags) or combo.second.isdisjoint(usable_tags):
+                found = None  # no pair in this message (the usual answer)
+            else:
+                found = _combination(combo.first, combo.second, usable)
             if found is not None:
                 first, second = found
                 first_evidence = _evidence(first, normalised, first.rule.id, None)

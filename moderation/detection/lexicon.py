@@ -70,6 +70,7 @@ class Combo:
     second: frozenset[str]
     recent: bool
     comment: str
+    rank: int = 0  # level.rank, kept as a plain int for the hot path
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,17 @@ class Matcher:
     # key it is filed under (None when there is none), for a single cheap test.
     requirements: tuple[tuple[frozenset[str], ...], ...]
     second: tuple[frozenset[str] | None, ...]
+    # The same again, laid out for the scanner's C-level pipeline (detector._scan):
+    # pattern number -> compiled regex, -> rule, -> `second` with None as {ANY_KEY}.
+    regexes: tuple[re.Pattern[str], ...] = ()
+    rules: tuple[Rule, ...] = ()
+    needs: tuple[frozenset[str], ...] = ()
+    always_set: frozenset[int] = frozenset()
+
+
+# A key every message's key set holds, standing for "no second word needed". No word key
+# can be a space: words are split on white space.
+ANY_KEY = " "
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,13 +415,18 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
             else:
                 for key in keys:
                     index[key].append(number)
+    second = tuple(_second(groups) for groups in requirements)
     return Matcher(
         patterns=tuple(compiled),
         index={key: tuple(ids) for key, ids in index.items()},
         always=tuple(always),
         index_sets={key: frozenset(ids) for key, ids in index.items()},
         requirements=tuple(requirements),
-        second=tuple(_second(groups) for groups in requirements),
+        second=second,
+        regexes=tuple(regex for regex, _ in compiled),
+        rules=tuple(rule for _, rule in compiled),
+        needs=tuple(frozenset([ANY_KEY]) if also is None else also for also in second),
+        always_set=frozenset(always),
     )
 
 
@@ -517,10 +534,12 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
 
     combos = []
     for entry in data.get("combo", []):
+        combo_level = Level(entry.get("level", "imminent"))
         combos.append(
             Combo(
                 id=str(entry["id"]),
-                level=Level(entry.get("level", "imminent")),
+                level=combo_level,
+                rank=combo_level.rank,
                 first=frozenset(_as_list(entry.get("first"), str(entry["id"]))),
                 second=frozenset(_as_list(entry.get("second"), str(entry["id"]))),
                 recent=bool(entry.get("recent", False)),

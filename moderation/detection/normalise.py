@@ -141,6 +141,8 @@ class _Tables:
             "(?<![a-z0-9'])(?:" + _literal_trie(sorted(slang)) + ")(?![a-z0-9])"
         )
         self.hyphen_table = str.maketrans({"-": " ", "_": " ", "\u2019": "'", "`": "'"})
+        # The same for ASCII text, where bytes.translate is ten times faster.
+        self.ascii_hyphen_table = bytes.maketrans(b"-_`", b"  '")
 
 
 def _str_map(data: dict[str, object], name: str) -> dict[str, str]:
@@ -358,7 +360,10 @@ def normalise(text: str) -> Normalised:
     lowered = current.lower()
     if len(lowered) != len(current):  # a few non-ASCII letters grow when lowered
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in current)
-    current = lowered.translate(tables.hyphen_table)
+    if lowered.isascii():
+        current = lowered.encode().translate(tables.ascii_hyphen_table).decode()
+    else:
+        current = lowered.translate(tables.hyphen_table)
     if "'" in current:  # "i'm" = "im", "don't" = "dont": patterns are written without
         current, edits = _tracked_sub(_APOSTROPHE, lambda m: "", current)
         if edits:
