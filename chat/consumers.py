@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import events, fanout, ingest, protocol, selectors
+from chat import events, fanout, ingest, presence, protocol, selectors
 from chat.hub import HubEvent, get_hub
 from chat.protocol import CLOSE_TOO_BIG, frame_too_big
 from chat.services import PostResult
@@ -53,6 +53,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     closing: bool = False
     posting: asyncio.Queue[tuple[str, asyncio.Future[PostResult]]] | None = None
     acker: asyncio.Task[None] | None = None
+    presence_id: int | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Handlers reach the ORM only through database_sync_to_async, which manages the
@@ -95,6 +96,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if after_seq is not None:
             await self._replay(after_seq)
         self.writer = asyncio.get_running_loop().create_task(self._write_forever())
+        await self._enter()
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
@@ -103,6 +105,33 @@ class RoomConsumer(AsyncWebsocketConsumer):
         for task in (self.writer, self.acker):
             if task is not None:
                 task.cancel()
+        await self._leave()
+
+    # Presence: the room's leaders see who is here. A failure here never costs the socket.
+
+    async def _enter(self) -> None:
+        try:
+            process_id = await get_hub().process_id()
+            self.presence_id, notice = await database_sync_to_async(presence.presence_enter)(
+                access=self.access, process_id=process_id
+            )
+            await fanout.send_outbox(notice, self._send)
+        except Exception:
+            logger.warning("room socket: presence not recorded", exc_info=True)
+        if self.closing:
+            await self._leave()  # closed while we were recording it
+
+    async def _leave(self) -> None:
+        if self.presence_id is None:
+            return
+        try:
+            notice = await database_sync_to_async(presence.presence_leave)(
+                access=self.access, presence_id=self.presence_id
+            )
+            self.presence_id = None
+            await fanout.send_outbox(notice, self._send)
+        except Exception:
+            logger.warning("room socket: presence not cleared", exc_info=True)
 
     # From the client ------------------------------------------------------------------
 

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from socket import gethostname
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -119,9 +122,23 @@ class RoomHub:
         self._confirmed: dict[str, asyncio.Event] = {}
         self._order: dict[int, RoomOrder] = {}
         self._lock = asyncio.Lock()
+        # This process as presence rows name it; it beats with every sync.
+        self.process_name = f"{gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._process_id: int | None = None
 
     def channel(self, room_id: int) -> str:
         return f"{self.prefix}:room:{room_id}"
+
+    async def process_id(self) -> int:
+        """This process's row for presence (registered on first use)."""
+        if self._process_id is None:
+            self._process_id = await self._beat()
+        return self._process_id
+
+    async def _beat(self) -> int:
+        from chat.presence import process_beat
+
+        return await database_sync_to_async(process_beat)(name=self.process_name)
 
     async def join(self, room_id: int, socket: RoomSocket) -> None:
         """Add a socket; returns once events published from now on will reach it."""
@@ -290,6 +307,10 @@ class RoomHub:
         while self.local:
             await asyncio.sleep(SYNC_SECONDS)
             await self._sync(list(self.local))
+            try:
+                self._process_id = await self._beat()
+            except Exception:
+                logger.warning("room hub: presence beat failed; trying again", exc_info=True)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, RoomHub] = {}

@@ -39,3 +39,31 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} in room {self.room_id}"
+
+
+class ServerProcess(models.Model):
+    """A web process that holds room sockets, and when it last said it was alive.
+
+    Presence rows of a process that stopped beating (killed, crashed) stop counting.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Presence(models.Model):
+    """One open room socket: who is in a room right now, across every web process."""
+
+    room = models.ForeignKey("rooms.Room", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    process = models.ForeignKey(ServerProcess, on_delete=models.CASCADE, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in room {self.room_id}"

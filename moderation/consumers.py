@@ -15,6 +15,7 @@ from chat import events as chat_events
 from chat import fanout
 from chat.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from chat.events import Outbox
+from chat.presence import room_presence
 from chat.protocol import CLOSE_TOO_BIG, ProtocolError, frame_too_big
 from moderation import events, services, tools
 from moderation.ladder import ensure_in_process_ladder
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 30
 # How often a staff socket checks that its session still exists (signing out closes it).
 SESSION_CHECK_SECONDS = 2.0
+# How often a leader's socket is sent the whole picture of who is in their rooms.
+ROOM_PRESENCE_SECONDS = 10.0
 
 # Every staff frame type and the action that answers it (keyword arguments from the frame).
 ACTIONS: dict[str, Callable[..., Outbox]] = {
@@ -48,6 +51,7 @@ _ARGUMENT_NAMES = {"room": "slug"}
 
 class StaffConsumer(AsyncWebsocketConsumer):
     user: User
+    room_ids: list[int]
     joined: list[str]
     heartbeat: asyncio.Task[None] | None = None
 
@@ -59,6 +63,7 @@ class StaffConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.joined = []
+        self.room_ids = []
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated or not user.is_active:
@@ -68,7 +73,7 @@ class StaffConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
-        room_ids = await database_sync_to_async(rooms_led_by)(user)
+        self.room_ids = room_ids = await database_sync_to_async(rooms_led_by)(user)
         self.joined = [events.staff_room_group(pk) for pk in room_ids]
         if user.is_oncall:
             self.joined.append(events.ONCALL_GROUP)
@@ -126,7 +131,7 @@ class StaffConsumer(AsyncWebsocketConsumer):
 
     async def _beat(self) -> None:
         key = getattr(self.scope.get("session"), "session_key", None)
-        since_presence = 0.0
+        since_presence = since_rooms = 0.0
         while True:
             await asyncio.sleep(SESSION_CHECK_SECONDS)
             since_presence += SESSION_CHECK_SECONDS
@@ -136,6 +141,13 @@ class StaffConsumer(AsyncWebsocketConsumer):
             if since_presence >= HEARTBEAT_SECONDS:
                 since_presence = 0.0
                 await database_sync_to_async(self._present)()
+            since_rooms += SESSION_CHECK_SECONDS
+            if self.room_ids and since_rooms >= ROOM_PRESENCE_SECONDS:
+                # Who is in the rooms, whole, again: this mends notices that crossed
+                # between processes, and drops the people of a process that died.
+                since_rooms = 0.0
+                for frame in await database_sync_to_async(room_presence)(self.room_ids):
+                    await self._send(frame)
 
     async def _send(self, frame: chat_events.Frame) -> None:
         await self.send(text_data=chat_events.encode(frame))

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from chat.events import Frame
+from chat.models import Message, MessageStatus
 from moderation.models import CrisisLine, Escalation, Flag, Playbook, PlaybookKind
-from rooms.models import Room
+from rooms.models import MemberRole, Membership, Room
 
 ONCALL_GROUP = "staff.oncall"
 EXCERPT_CHARS = 280
+# How many of the person's own earlier messages an escalation carries as context.
+CONTEXT_MESSAGES = 3
 
 # Which playbook answers which category of risk.
 PLAYBOOK_FOR = {
@@ -113,7 +116,33 @@ def escalation_new(escalation: Escalation) -> Frame:
         "tier": escalation.tier,
         "deadline": escalation.deadline.isoformat(),
         "created_at": escalation.created_at.isoformat(),
+        "context": _context(escalation),
         **routing(escalation.categories),
+    }
+
+
+def _context(escalation: Escalation) -> Frame:
+    """What on-call staff, who are not in the room, need around the message: the kind of
+    room, who leads it, and the person's own few messages before this one (never other
+    members' words: least privilege)."""
+    message = escalation.flag.message
+    leaders = Membership.objects.filter(
+        room_id=escalation.room_id, role__in=[MemberRole.FACILITATOR, MemberRole.MENTOR]
+    ).select_related("user")
+    earlier = (
+        Message.objects.filter(
+            room_id=escalation.room_id, author_id=message.author_id, seq__lt=message.seq
+        )
+        .exclude(status=MessageStatus.HIDDEN)
+        .order_by("-seq")[:CONTEXT_MESSAGES]
+    )
+    return {
+        "room_kind": escalation.room.kind,
+        "leaders": [{"display_name": m.user.public_name, "role": m.role} for m in leaders],
+        "earlier": [
+            {"seq": m.seq, "excerpt": _excerpt(m.body), "sent_at": m.sent_at.isoformat()}
+            for m in reversed(earlier)
+        ],
     }
 
 

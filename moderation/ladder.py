@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from chat.events import Frame
 from chat.fanout import send_outbox
+from chat.presence import forget_dead_processes
 from moderation.models import StaffConnection
 from moderation.services import PRESENCE_SECONDS, ladder_tick
 
@@ -30,9 +31,11 @@ async def ladder_step() -> None:
 
 
 def forget_stale_connections() -> None:
-    """Staff sockets of a crashed process stop counting as online."""
+    """Staff sockets of a crashed process stop counting as online; room presence of dead
+    processes is swept."""
     cutoff = timezone.now() - timedelta(seconds=PRESENCE_SECONDS * 10)
     StaffConnection.objects.filter(last_seen__lt=cutoff).delete()
+    forget_dead_processes()
 
 
 async def run_ladder(interval: float = 1.0) -> None:

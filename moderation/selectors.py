@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chat.events import Frame
+from chat.presence import room_presence
 from moderation import events
 from moderation.models import Escalation, EscalationState, Flag, FlagState
 from rooms.models import MemberRole, Membership, User
@@ -19,8 +20,9 @@ def rooms_led_by(user: User) -> list[int]:
 
 
 def staff_snapshot(user: User, room_ids: list[int]) -> list[Frame]:
-    """Every unresolved escalation (for on-call staff), then open flags of the user's rooms."""
-    frames: list[Frame] = []
+    """Who is in the user's rooms, every unresolved escalation (for on-call staff), then
+    open flags of the user's rooms."""
+    frames: list[Frame] = room_presence(room_ids) if room_ids else []
     if user.is_oncall:
         unresolved = (
             Escalation.objects.exclude(state=EscalationState.RESOLVED)

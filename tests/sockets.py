@@ -14,6 +14,15 @@ ORIGIN = "http://127.0.0.1"
 # Generous: on a loaded two-core machine a handshake (session, access, Redis subscribe)
 # can take more than the communicator's default second.
 CONNECT_TIMEOUT = 10
+# Staff sockets also hear who comes and goes in their rooms; tests of other things skip
+# that news (tests/integration/test_presence.py listens to it).
+PRESENCE_FRAMES = frozenset({"room.presence", "presence.changed"})
+
+
+def is_presence(output: dict[str, Any]) -> bool:
+    if output.get("type") != "websocket.send" or not output.get("text"):
+        return False
+    return json.loads(output["text"]).get("type") in PRESENCE_FRAMES
 
 
 def communicator(
@@ -41,9 +50,14 @@ async def send(comm: WebsocketCommunicator, frame: dict[str, Any] | str) -> None
     await comm.send_input({"type": "websocket.receive", "text": text})
 
 
-async def recv(comm: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
-    frame: dict[str, Any] = json.loads(await comm.receive_from(timeout=timeout))
-    return frame
+async def recv(
+    comm: WebsocketCommunicator, timeout: float = 5, *, presence: bool = False
+) -> dict[str, Any]:
+    """The next frame (presence news skipped unless ``presence``)."""
+    while True:
+        frame: dict[str, Any] = json.loads(await comm.receive_from(timeout=timeout))
+        if presence or frame["type"] not in PRESENCE_FRAMES:
+            return frame
 
 
 async def recv_until(
@@ -68,7 +82,15 @@ async def say(comm: WebsocketCommunicator, client_id: str, body: str) -> dict[st
 
 
 async def nothing_more(comm: WebsocketCommunicator, wait: float = 0.3) -> bool:
-    return await comm.receive_nothing(timeout=wait)
+    """True when nothing but presence news arrives within ``wait`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while (left := deadline - loop.time()) > 0:
+        if await comm.receive_nothing(timeout=left):
+            return True
+        if not is_presence(await comm.receive_output()):
+            return False
+    return True
 
 
 async def close_all(*comms: WebsocketCommunicator) -> None:
@@ -80,9 +102,13 @@ async def close_code(comm: WebsocketCommunicator) -> int | None:
     connected, code = await comm.connect(timeout=CONNECT_TIMEOUT)
     if not connected:
         return int(code) if isinstance(code, int) else None
-    if await comm.receive_nothing(timeout=2):
-        await comm.disconnect()
-        return None
-    output = await comm.receive_output(timeout=3)
-    assert output["type"] == "websocket.close", output
-    return int(output.get("code", 1000))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+    while (left := deadline - loop.time()) > 0 and not await comm.receive_nothing(timeout=left):
+        output = await comm.receive_output()
+        if is_presence(output):
+            continue
+        assert output["type"] == "websocket.close", output
+        return int(output.get("code", 1000))
+    await comm.disconnect()
+    return None

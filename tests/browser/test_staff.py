@@ -39,6 +39,23 @@ def test_a_facilitator_sees_a_report_live_and_hides_the_message_from_everyone(si
     assert sam.locator("#messages .message .body:text-is('a kind reply that stays')").count() == 1
 
 
+def test_a_facilitator_sees_who_is_in_the_room(site: Site) -> None:
+    fran = site.page_for("fran")
+    fran.goto(f"{site.url}/staff/")
+    fran.wait_for_selector("#staff-status:text-is('Live')")
+    present = "[data-present='evening-circle']"
+    fran.wait_for_selector(f"{present}:text-is('Nobody is in the room right now.')")
+    alex_here = "[data-member='alex'] .here"
+    assert not fran.locator(alex_here).is_visible()
+    alex = site.page_for("alex")
+    site.open_room(alex)
+    fran.wait_for_selector(f"{present}:has-text('Alex')", timeout=5000)
+    fran.wait_for_selector(alex_here, state="visible", timeout=5000)
+    alex.close()
+    fran.wait_for_selector(f"{present}:text-is('Nobody is in the room right now.')", timeout=5000)
+    fran.wait_for_selector(alex_here, state="hidden", timeout=5000)
+
+
 def test_a_facilitator_pauses_the_room_and_participants_are_told(site: Site) -> None:
     fran = site.page_for("fran")
     fran.goto(f"{site.url}/staff/")

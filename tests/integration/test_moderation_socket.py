@@ -295,3 +295,29 @@ async def test_a_failing_detector_holds_and_escalates(
     assert await database_sync_to_async(Escalation.objects.count)() == 1
     assert (await database_sync_to_async(Message.objects.get)(client_id="f-1")).status == "held"
     await close_all(casey, alex, sam)
+
+
+async def test_an_escalation_brings_the_room_context_oncall_staff_need(
+    world: World, cookies: dict[str, str]
+) -> None:
+    """On-call staff are not in the room: the escalation says what kind of room it is, who
+    leads it, and what the person wrote just before; never other members' words."""
+    casey = await open_staff(cookies["casey"])
+    alex = await open_room("evening-circle", cookies["alex"])
+    sam = await open_room("evening-circle", cookies["sam"])
+    for n, body in enumerate(["rough day again", "nobody answers my texts", "so tired of it"]):
+        assert (await say(alex, f"c-{n}", body))["status"] == "delivered"
+    assert (await say(sam, "s-1", "sam's own words"))["status"] == "delivered"
+    assert (await say(alex, "c-0x", "first of the day, older"))["status"] == "delivered"
+    await send(alex, {"type": "message.send", "client_id": "c-9", "body": IMMINENT})
+
+    context = (await recv_type(casey, "escalation.new"))["context"]
+    assert context["room_kind"] == "group"
+    assert context["leaders"] == [{"display_name": "Fran", "role": "facilitator"}]
+    assert [m["excerpt"] for m in context["earlier"]] == [
+        "nobody answers my texts",
+        "so tired of it",
+        "first of the day, older",
+    ]
+    assert all(m["seq"] < 6 for m in context["earlier"])
+    await close_all(casey, alex, sam)

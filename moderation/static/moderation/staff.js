@@ -7,9 +7,11 @@
   const $ = (id) => document.getElementById(id);
   const flagList = $("flags"), escList = $("escalations");
   const statusLine = $("staff-status"), alertBox = $("alert");
-  const LEVEL_WORDS = { low: "Low", medium: "Medium", high: "High risk", imminent: "Imminent risk" };
-  const LEVEL_RANK = { imminent: 4, high: 3, medium: 2, low: 1 };
+  const LEVEL_WORDS = { watch: "Watch", high: "High risk", imminent: "Imminent risk" };
+  const LEVEL_RANK = { imminent: 3, high: 2, watch: 1 };
+  const ROLE_WORDS = { facilitator: "facilitator", mentor: "peer mentor", oncall: "on-call" };
   const flags = new Map(), escalations = new Map();
+  const present = new Map(); // room slug -> Map(username -> person)
   let socket = null, attempts = 0, retryTimer = null;
 
   function el(tag, className, text) {
@@ -76,6 +78,30 @@
     return quote;
   }
 
+  // "Fran (facilitator)": the role is added unless the display name already says it.
+  function withRole(person) {
+    const word = ROLE_WORDS[person.role];
+    const name = person.display_name;
+    return word && !name.toLowerCase().includes(word) ? name + " (" + word + ")" : name;
+  }
+
+  // Who is in a room right now: a line on its card, and a mark beside each member.
+  function renderPresence(room) {
+    const people = present.get(room) || new Map();
+    const line = root.querySelector('[data-present="' + CSS.escape(room) + '"]');
+    if (line) {
+      const names = [...people.values()].map(withRole);
+      line.textContent = names.length ? names.join(", ") : "Nobody is in the room right now.";
+    }
+    const card = root.querySelector('.room-card[data-room="' + CSS.escape(room) + '"]');
+    if (!card) return;
+    card.querySelectorAll("[data-member]").forEach((li) => {
+      const here = people.has(li.dataset.member);
+      li.classList.toggle("is-here", here);
+      li.querySelector(".here").hidden = !here;
+    });
+  }
+
   function levelBadge(node, level) {
     node.textContent = LEVEL_WORDS[level] || level;
     node.className = "level level-" + level;
@@ -136,6 +162,7 @@
     li.querySelector(".where").textContent = (frame.author ? frame.author.display_name : "Someone") + " in " + frame.room_title;
     li.querySelector(".headline").textContent = frame.headline || "";
     li.querySelector(".excerpt").replaceWith(highlighted(frame.excerpt || "", frame.evidence));
+    renderContext(li, frame);
     const steps = li.querySelector(".steps");
     (frame.playbooks || []).forEach((book) => (book.steps || []).forEach((step) => steps.append(el("li", "", step))));
     if (!steps.children.length) li.querySelector(".playbook").remove();
@@ -154,6 +181,28 @@
     escalations.set(id, item);
     updateEscalation(item);
     sortEscalations();
+  }
+
+  // On-call staff are not in the room: say what kind of room it is, who leads it, and what
+  // the person wrote just before.
+  function renderContext(li, frame) {
+    const context = frame.context || {};
+    const who = frame.author ? frame.author.display_name : "this person";
+    const kind = context.room_kind === "mentoring" ? "A one-to-one mentoring room" : "A peer group";
+    const leaders = (context.leaders || []).map(withRole);
+    li.querySelector(".room-about").textContent = kind + (leaders.length ? ", led by " + leaders.join(", ") : "") + ".";
+    const earlier = context.earlier || [];
+    if (!earlier.length) return;
+    li.querySelector(".earlier").hidden = false;
+    li.querySelector(".earlier-title").textContent = "Before this, " + who + " wrote:";
+    const list = li.querySelector(".earlier-messages");
+    earlier.forEach((m) => {
+      const item = el("li", "", m.excerpt + " ");
+      const time = el("time", "muted small", new Date(m.sent_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }));
+      time.dateTime = m.sent_at;
+      item.append(time);
+      list.append(item);
+    });
   }
 
   function updateEscalation(item) {
@@ -201,6 +250,13 @@
     "room.updated": (f) => {
       const node = root.querySelector('[data-room-state="' + CSS.escape(f.room) + '"]');
       if (node) node.textContent = (f.locked ? "Paused" : "Open") + (f.slow_mode_seconds ? " · slow mode " + f.slow_mode_seconds + " s" : "");
+    },
+    "room.presence": (f) => { present.set(f.room, new Map(f.present.map((p) => [p.username, p]))); renderPresence(f.room); },
+    "presence.changed": (f) => {
+      if (!present.has(f.room)) present.set(f.room, new Map());
+      if (f.present) present.get(f.room).set(f.person.username, f.person);
+      else present.get(f.room).delete(f.person.username);
+      renderPresence(f.room);
     },
     "action.done": (f) => { statusLine.textContent = "Done: " + String(f.action).replace(".", " "); },
     "error": (f) => { statusLine.textContent = f.detail; },
