@@ -18,15 +18,14 @@ from __future__ import annotations
 import re
 import string
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from operator import itemgetter
+from functools import lru_cache, reduce
+from operator import itemgetter, or_
 from typing import NamedTuple
 
 from moderation.detection.assessment import NO_RISK, Assessment, Category, Evidence, Level
 from moderation.detection.lexicon import (
-    ANY_KEY,
     ContextRule,
     Lexicon,
     Matcher,
@@ -205,32 +204,51 @@ _ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(
 )
 _FIRST_4 = itemgetter(slice(None, 4))
 _FIRST_3 = itemgetter(slice(None, 3))
+# Whole words, for the patterns' word groups (lexicon._word_groups): runs of [a-z0-9].
+_TOKEN = re.compile(r"[a-z0-9]+")
+# A character that is neither in a token nor a separator of the index's words. Without
+# one (nearly always), the index's words are the tokens and need no second split.
+_OTHER_CHARACTER = re.compile(rf"[^a-z0-9\s{re.escape(string.punctuation)}]")
 
 
-def _keys(text: str) -> set[str]:
+def _keys(text: str, tokens: set[str] | None = None) -> set[str]:
     """The index keys of a normalised message: each word's first four and first three
-    letters (a shorter word is its own key), and ANY_KEY."""
-    if text.isascii():
-        spaced = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).decode()
+    letters (a shorter word is its own key). `tokens` are the message's tokens, if
+    already known."""
+    if tokens is not None and _OTHER_CHARACTER.search(text) is None:
+        words: Iterable[str] = tokens
+    elif text.isascii():
+        words = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).decode().split()
     else:
-        spaced = text.translate(_PUNCTUATION_TO_SPACE)
-    words = spaced.split()
+        words = text.translate(_PUNCTUATION_TO_SPACE).split()
     keys = set(map(_FIRST_4, words))
     keys.update(map(_FIRST_3, words))
-    keys.add(ANY_KEY)
     return keys
 
 
-def _scan(matcher: Matcher, text: str, keys: set[str], found: list[_Signal]) -> None:
-    """Search for the patterns whose needed words the text has, each once, in lexicon
-    order (which signal completes a combination follows that order)."""
-    index = matcher.index_sets
-    needs = matcher.needs
+def _scan(
+    matcher: Matcher, text: str, keys: set[str], tokens: set[str], found: list[_Signal]
+) -> None:
+    """Search for the patterns that can match, each once, in lexicon order (which signal
+    completes a combination follows that order).
+
+    A pattern can match when the message has a word filed under one of its keys, a word
+    for its second key, and a whole word of each of its word groups; most candidates
+    fail one of these, and bit masks of pattern numbers sort them out in a few integer
+    operations. The regex search is the real test.
+    """
+    size = matcher.size
+    keyed = reduce(or_, filter(None, map(matcher.key_masks.get, keys)), matcher.key_free)
+    can_match = keyed & (keyed >> size) & ((1 << size) - 1)
+    worded = reduce(or_, filter(None, map(matcher.word_masks.get, tokens)), matcher.word_free)
+    for _ in range(matcher.word_tests):
+        can_match &= worded
+        worded >>= size
     regexes = matcher.regexes
-    for number in sorted(matcher.always_set.union(*map(index.__getitem__, keys & index.keys()))):
-        # A cheap set test first: a second word the pattern needs must be there too.
-        if keys.isdisjoint(needs[number]):
-            continue
+    while can_match:
+        lowest = can_match & -can_match
+        can_match ^= lowest
+        number = lowest.bit_length() - 1
         regex = regexes[number]
         match = regex.search(text)
         if match is None:
@@ -247,9 +265,10 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    keys = _keys(norm)
-    _scan(lex.signals, norm, keys, found)
-    _scan(lex.cues, norm, keys, found)
+    tokens = set(_TOKEN.findall(norm))
+    keys = _keys(norm, tokens)
+    assert lex.scanner is not None
+    _scan(lex.scanner, norm, keys, tokens, found)
     if not found:
         return _Analysis(normalised, (), ())
     facts = _Context(norm, keys)

@@ -15,7 +15,7 @@ import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -91,17 +91,26 @@ class Matcher:
     # key it is filed under (None when there is none), for a single cheap test.
     requirements: tuple[tuple[frozenset[str], ...], ...]
     second: tuple[frozenset[str] | None, ...]
-    # The same again, laid out for the scanner's C-level pipeline (detector._scan):
-    # pattern number -> compiled regex, -> rule, -> `second` with None as {ANY_KEY}.
+    # The same tests as bit masks of pattern numbers, so that the scanner finds the
+    # patterns that pass them all with one dict lookup per word and a few integer
+    # operations, instead of a Python step per candidate (detector._scan). With N
+    # patterns, bit n of a mask stands for pattern n in the first test, bit N + n for it
+    # in the second test, and so on:
+    # - key -> [filed under the key | its `second` holds the key]; `key_free`: [filed
+    #   under no key | has no `second`], which pass whatever the words;
+    # - word -> [its first word group holds the word | its second group does | ...];
+    #   `word_free`: [has no first group | no second group | ...].
+    size: int = 0
+    key_masks: dict[str, int] = field(default_factory=dict)
+    key_free: int = 0
+    word_masks: dict[str, int] = field(default_factory=dict)
+    word_free: int = 0
+    word_tests: int = 0  # how many word groups a pattern has at most
     regexes: tuple[re.Pattern[str], ...] = ()
     rules: tuple[Rule, ...] = ()
-    needs: tuple[frozenset[str], ...] = ()
-    always_set: frozenset[int] = frozenset()
-
-
-# A key every message's key set holds, standing for "no second word needed". No word key
-# can be a space: words are split on white space.
-ANY_KEY = " "
+    # Per pattern, the most telling groups of whole words it needs one of (see
+    # `_word_groups`): after the keys, a test that most candidates fail.
+    words: tuple[tuple[frozenset[str], ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +123,9 @@ class Lexicon:
     words: frozenset[str]
     rule_contexts: dict[str, tuple[ContextRule, ...]]
     combo_tags: frozenset[str]
+    # Signals and cues in one matcher, numbered in the same order (signals by level, then
+    # cues): the scanner looks the message's words up once instead of twice.
+    scanner: Matcher | None = None
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -396,16 +408,127 @@ def _index_keys(pattern: str) -> frozenset[str] | None:
     return best
 
 
+# Whole words, for a second, finer test than the keys (see `_word_groups`).
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_MAX_PARTIAL_WORDS = 64  # beyond this many spellings of one word, treat it as unknown
+_WORD_GROUPS_KEPT = 3
+_WORD_START = frozenset([""])
+_Partial = frozenset[str] | None
+
+
+def _word_groups(pattern: str) -> tuple[frozenset[str], ...]:
+    """Sets of whole words of which a match of `pattern` that starts a word must contain
+    one, a word being a maximal run of [a-z0-9] (detector._tokens), most telling first.
+
+    The keys only say that some word starts with "over"; this says the word is
+    "overdosing" or "oding", which rules out most messages whose keys let a pattern
+    through. Only the few most telling groups are kept: each costs a set test.
+    """
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except re.error:
+        return ()
+    groups, partial = _whole_words(list(parsed), _WORD_START)
+    if pattern.endswith(r"(?![a-z0-9])") and partial and "" not in partial:
+        groups.append(partial)  # the last word ends where the pattern does
+    ranked = sorted(dict.fromkeys(groups), key=_word_group_weight)
+    return tuple(ranked[:_WORD_GROUPS_KEPT])
+
+
+def _word_group_weight(group: frozenset[str]) -> int:
+    """How likely a message is to have a word of `group` (lower: more telling)."""
+    weight = 0
+    for word in group:
+        key = word[:_KEY_LENGTH]
+        if len(word) <= 2 or key in _VERY_COMMON:
+            weight += 30
+        elif key in _COMMON:
+            weight += 10
+        else:
+            weight += 1
+    return weight
+
+
+def _whole_words(items: Sequence[Any], partial: _Partial) -> tuple[list[frozenset[str]], _Partial]:
+    r"""The word groups that `items` require, and the spellings the current word can have
+    read so far after them.
+
+    `partial` is the set of spellings of the current word read so far ("" right after a
+    word start), or None when unknown (after \w, a class, a repeat...). A word is
+    complete, and its spellings a group, where a character that cannot be in a word
+    follows it: white space, punctuation, or the end of the pattern.
+    """
+    constants = re._constants  # type: ignore[attr-defined]
+    groups: list[frozenset[str]] = []
+
+    def word_ends(spellings: _Partial) -> None:
+        if spellings and "" not in spellings:
+            groups.append(spellings)
+
+    for op, arg in items:
+        if _is_space(op, arg) or (op is constants.LITERAL and chr(arg) not in _WORD_CHARS):
+            word_ends(partial)
+            partial = _WORD_START
+        elif op is constants.LITERAL:
+            if partial is not None:
+                partial = frozenset(spelling + chr(arg) for spelling in partial)
+        elif op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+            continue  # reads nothing
+        elif op is constants.SUBPATTERN:
+            inner, partial = _whole_words(list(arg[-1]), partial)
+            groups.extend(inner)
+        elif op is constants.BRANCH:
+            # A group holds for the branch when every option requires one: their union.
+            options: set[str] = set()
+            every_option = True
+            after: set[str] | None = set()
+            for branch in arg[1]:
+                inner, branch_after = _whole_words(list(branch), partial)
+                best = min(inner, key=_word_group_weight) if inner else None
+                if best is None:
+                    every_option = False
+                else:
+                    options.update(best)
+                if branch_after is None or after is None:
+                    after = None
+                else:
+                    after.update(branch_after)
+            if every_option and options:
+                groups.append(frozenset(options))
+            partial = None if after is None else frozenset(after)
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT):
+            low, high, sub = arg
+            inner, once = _whole_words(list(sub), partial)
+            if low >= 1:
+                groups.extend(inner)
+            if high == 1:  # read once, or (low 0) maybe not at all
+                if low:
+                    partial = once
+                else:
+                    partial = None if once is None or partial is None else partial | once
+            elif once == _WORD_START and (low >= 1 or partial == _WORD_START):
+                partial = _WORD_START  # whole words repeated: a word starts after them
+            else:
+                partial = None
+        else:
+            partial = None  # a class, \w, any character...: the word is unknown
+        if partial is not None and len(partial) > _MAX_PARTIAL_WORDS:
+            partial = None
+    return groups, partial
+
+
 def _build_matcher(rules: Iterable[Rule]) -> Matcher:
     ordered = sorted(rules, key=lambda rule: -rule.level.rank)
     compiled: list[tuple[re.Pattern[str], Rule]] = []
     index: dict[str, list[int]] = defaultdict(list)
     always: list[int] = []
     requirements: list[tuple[frozenset[str], ...]] = []
+    words: list[tuple[frozenset[str], ...]] = []
     for rule in ordered:
         for pattern in rule.patterns:
             number = len(compiled)
             requirements.append(_requirements(pattern))
+            words.append(_word_groups(pattern))
             # No leading \b: the scanner checks the word start itself, and a leading
             # assertion would stop the engine from skipping ahead to a first character.
             compiled.append((re.compile(pattern), rule))
@@ -416,6 +539,9 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
                 for key in keys:
                     index[key].append(number)
     second = tuple(_second(groups) for groups in requirements)
+    ranks = range(max((len(groups) for groups in words), default=0))
+    word_tests = [_filed([g[rank] if rank < len(g) else None for g in words]) for rank in ranks]
+    word_free = [[n for n, g in enumerate(words) if rank >= len(g)] for rank in ranks]
     return Matcher(
         patterns=tuple(compiled),
         index={key: tuple(ids) for key, ids in index.items()},
@@ -423,11 +549,47 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
         index_sets={key: frozenset(ids) for key, ids in index.items()},
         requirements=tuple(requirements),
         second=second,
+        size=len(compiled),
+        key_masks=_masks(len(compiled), index, _filed(second)),
+        key_free=_masks_free(
+            len(compiled), [always, [n for n, g in enumerate(second) if g is None]]
+        ),
+        word_masks=_masks(len(compiled), *word_tests),
+        word_free=_masks_free(len(compiled), word_free),
+        word_tests=len(word_tests),
         regexes=tuple(regex for regex, _ in compiled),
         rules=tuple(rule for _, rule in compiled),
-        needs=tuple(frozenset([ANY_KEY]) if also is None else also for also in second),
-        always_set=frozenset(always),
+        words=tuple(words),
     )
+
+
+def _filed(groups: Sequence[Iterable[str] | None]) -> dict[str, list[int]]:
+    """word -> numbers of the patterns whose group holds it."""
+    filed: dict[str, list[int]] = defaultdict(list)
+    for number, group in enumerate(groups):
+        for word in group or ():
+            filed[word].append(number)
+    return filed
+
+
+def _masks(size: int, *tests: dict[str, list[int]]) -> dict[str, int]:
+    """word -> bit mask over all tests: bit t * size + n when test t files pattern n
+    under the word."""
+    masks: dict[str, int] = defaultdict(int)
+    for rank, test in enumerate(tests):
+        for word, numbers in test.items():
+            for number in numbers:
+                masks[word] |= 1 << (rank * size + number)
+    return dict(masks)
+
+
+def _masks_free(size: int, free: Sequence[Iterable[int]]) -> int:
+    """The mask of the patterns that pass test t whatever the words (bit t * size + n)."""
+    mask = 0
+    for rank, numbers in enumerate(free):
+        for number in numbers:
+            mask |= 1 << (rank * size + number)
+    return mask
 
 
 def _as_list(value: object, where: str) -> list[str]:
@@ -561,6 +723,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         words=frozenset(words),
         rule_contexts={rule.id: tuple(contexts[c] for c in rule.contexts) for rule in rules},
         combo_tags=frozenset(tag for combo in combos for tag in combo.first | combo.second),
+        scanner=_build_matcher(rules),
     )
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from moderation.detection.detector import _keys, _scan, _Signal
+from moderation.detection.detector import _TOKEN, _keys, _scan, _Signal
 from moderation.detection.lexicon import lexicon
 from moderation.detection.normalise import normalise
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
@@ -41,8 +41,9 @@ def test_indexed_scan_finds_what_a_full_scan_finds() -> None:
         norm = normalise(text).text
         keys = _keys(norm)
         found: list[_Signal] = []
-        _scan(lex.signals, norm, keys, found)
-        _scan(lex.cues, norm, keys, found)
+        tokens = set(_TOKEN.findall(norm))
+        _scan(lex.signals, norm, keys, tokens, found)
+        _scan(lex.cues, norm, keys, tokens, found)
         indexed = {(s.rule.id, s.start, s.end) for s in found}
         assert _full_scan(norm) <= indexed, text
 
