@@ -37,7 +37,12 @@ from moderation.detection.normalise import Normalised, normalise
 # How many of the sender's recent messages are read, newest last.
 RECENT_LIMIT = 5
 
-_CLAUSE_BREAK = re.compile(r"[,.;:!?\n()]|\b(?:but|though|although|however|yet)\b")
+# Punctuation, or one of the words (as a whole word). Each word's leading \b is written as
+# a look-behind after its first letter, so that the engine can skip ahead to a possible
+# first character instead of trying the word boundary everywhere.
+_CLAUSE_BREAK = re.compile(
+    r"[,.;:!?\n()]|b(?<!\wb)ut\b|t(?<!\wt)hough\b|a(?<!\wa)lthough\b|h(?<!\wh)owever\b|y(?<!\wy)et\b"
+)
 _SENTENCE_BREAK = re.compile(r"[.!?\n]+")
 _QUOTE = re.compile(
     r"""(?:^|(?<=[\s(:]))(["'])((?:(?!\1).|(?<=[a-z])'(?=[a-z])){2,120}?)\1(?=[\s.,!?;:)]|$)"""
@@ -74,13 +79,24 @@ class _Analysis:
 class _Context:
     """Lazily computed facts about one normalised message, shared by its signals."""
 
-    __slots__ = ("_clauses", "_quotes", "_sentence_ends", "keys", "live", "memo", "text")
+    __slots__ = (
+        "_clauses",
+        "_last_sentence",
+        "_quotes",
+        "_sentence_ends",
+        "keys",
+        "live",
+        "memo",
+        "text",
+    )
 
     def __init__(self, text: str, keys: set[str]) -> None:
         self.text = text
         self.keys = keys
         self._clauses: list[int] | None = None
         self._sentence_ends: list[int] | None = None
+        # A signal's contexts ask for its sentence in turn: keep the last answer.
+        self._last_sentence: tuple[int, int, int] = (-1, 0, 0)
         self._quotes: list[tuple[int, int]] | None = None
         # Per context id: whether it can apply anywhere in this message (see `_live`).
         self.live: dict[str, bool] = {}
@@ -107,6 +123,9 @@ class _Context:
 
     def sentence(self, pos: int) -> tuple[int, int]:
         """The sentence holding `pos`: sentences end after a run of [.!?\\n] and tile the text."""
+        last_pos, last_start, last_end = self._last_sentence
+        if pos == last_pos:
+            return last_start, last_end
         ends = self._sentence_ends
         if ends is None:
             ends = [m.end() for m in _SENTENCE_BREAK.finditer(self.text)]
@@ -114,8 +133,11 @@ class _Context:
             self._sentence_ends = ends
         index = bisect_right(ends, pos)
         if index == len(ends):
-            return 0, len(self.text)
-        return (ends[index - 1] if index else 0), ends[index]
+            start, end = 0, len(self.text)
+        else:
+            start, end = (ends[index - 1] if index else 0), ends[index]
+        self._last_sentence = (pos, start, end)
+        return start, end
 
     def in_quote(self, start: int, end: int) -> bool:
         return any(q_start <= start and end <= q_end for q_start, q_end in self.quotes())
@@ -283,19 +305,13 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
 
 
 def _combo_possible(lex: Lexicon, risk: list[_Signal], cues: list[_Signal]) -> bool:
-    """Whether the cues found could complete a combination (else their context is moot)."""
-    tags: set[str] = set()
-    for signal in risk:
-        tags.update(signal.rule.tags)
-    cue_tags: set[str] = set()
-    for signal in cues:
-        cue_tags.update(signal.rule.tags)
-    every = tags | cue_tags
-    return any(
-        (combo.first & every and combo.second & cue_tags)
-        or (combo.second & every and combo.first & cue_tags)
-        for combo in lex.combos
-    )
+    """Whether the cues found could complete a combination (else their context is moot):
+    whether a tag found, of a risk or a cue, has a partner (a tag of a combination's
+    other side) among the cues' tags."""
+    cue_tags = frozenset().union(*[signal.rule.tags for signal in cues])
+    every = cue_tags.union(*[signal.rule.tags for signal in risk])
+    partners = lex.combo_partners
+    return any(not cue_tags.isdisjoint(partners.get(tag, ())) for tag in every)
 
 
 def _judge(

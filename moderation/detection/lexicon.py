@@ -126,6 +126,8 @@ class Lexicon:
     # Signals and cues in one matcher, numbered in the same order (signals by level, then
     # cues): the scanner looks the message's words up once instead of twice.
     scanner: Matcher | None = None
+    # tag -> the tags of the other side of each combination it is on.
+    combo_partners: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -557,7 +559,7 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
         word_masks=_masks(len(compiled), *word_tests),
         word_free=_masks_free(len(compiled), word_free),
         word_tests=len(word_tests),
-        regexes=tuple(regex for regex, _ in compiled),
+        regexes=tuple(_factored(regex.pattern) for regex, _ in compiled),
         rules=tuple(rule for _, rule in compiled),
         words=tuple(words),
     )
@@ -592,6 +594,87 @@ def _masks_free(size: int, free: Sequence[Iterable[int]]) -> int:
     return mask
 
 
+def _factored(pattern: str) -> re.Pattern[str]:
+    """`re.compile(pattern)`, with its alternations laid out as a tree of first letters.
+
+    Python's engine tries the options of an alternation one by one at every position it
+    looks at, so a list of fifty words costs fifty tests per character. Here the options
+    that start with the same letter become one option (``hurt|hurts|hit`` is
+    ``h(?:urt|urts|it)``), so that the engine drops all but one at the first letter. The
+    match is the same, character for character:
+
+    - a (?:...) group without flags only groups: its items are spliced in;
+    - two options that start with different letters never both match at one position,
+      so grouping the options of a run that all start with a letter cannot change which
+      one the engine takes first; the order within a letter is kept;
+    - ``cX|cY`` is ``c(?:X|Y)``, as the re parser itself rewrites a prefix shared by all
+      options. Lookbehinds are left as written.
+
+    The result's `.pattern` is None (it is compiled from the parsed tree).
+    """
+    parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    tree = re._parser.SubPattern(parsed.state, _factor_items(list(parsed), parsed.state))  # type: ignore[attr-defined]
+    return re._compiler.compile(tree, 0)  # type: ignore[attr-defined,no-any-return]
+
+
+def _factor_items(items: Sequence[Any], state: Any) -> list[Any]:
+    constants = re._constants  # type: ignore[attr-defined]
+    subpattern = re._parser.SubPattern  # type: ignore[attr-defined]
+    out: list[Any] = []
+    for op, arg in items:
+        if op is constants.SUBPATTERN and arg[0] is None and not arg[1] and not arg[2]:
+            out.extend(_factor_items(list(arg[3]), state))
+        elif op is constants.SUBPATTERN:
+            group, add_flags, del_flags, body = arg
+            inner = subpattern(state, _factor_items(list(body), state))
+            out.append((op, (group, add_flags, del_flags, inner)))
+        elif op is constants.BRANCH:
+            options = [_factor_items(list(option), state) for option in arg[1]]
+            options = _factor_options(options, state)
+            out.append((op, (None, [subpattern(state, option) for option in options])))
+        elif op in (constants.MAX_REPEAT, constants.MIN_REPEAT):
+            low, high, body = arg
+            out.append((op, (low, high, subpattern(state, _factor_items(list(body), state)))))
+        elif op in (constants.ASSERT, constants.ASSERT_NOT) and arg[0] == 1:  # look-ahead
+            direction, body = arg
+            out.append((op, (direction, subpattern(state, _factor_items(list(body), state)))))
+        else:
+            out.append((op, arg))
+    return out
+
+
+def _factor_options(options: list[list[Any]], state: Any) -> list[list[Any]]:
+    """The options of an alternation, those of each run that start with a letter merged
+    by their first letter (see `_factored`)."""
+    constants = re._constants  # type: ignore[attr-defined]
+    subpattern = re._parser.SubPattern  # type: ignore[attr-defined]
+    factored: list[list[Any]] = []
+    run: list[list[Any]] = []
+
+    def merge_run() -> None:
+        by_letter: dict[int, list[list[Any]]] = {}
+        for option in run:
+            by_letter.setdefault(option[0][1], []).append(option[1:])
+        for letter, rests in by_letter.items():
+            head = [(constants.LITERAL, letter)]
+            merged = rests if len(rests) == 1 else _factor_options(rests, state)
+            if len(merged) == 1:
+                factored.append(head + merged[0])
+            else:
+                branch = (None, [subpattern(state, option) for option in merged])
+                factored.append([*head, (constants.BRANCH, branch)])
+        run.clear()
+
+    for option in options:
+        if option and option[0][0] is constants.LITERAL:
+            run.append(option)
+        else:
+            merge_run()
+            factored.append(option)
+    merge_run()
+    return factored
+
+
 def _as_list(value: object, where: str) -> list[str]:
     if value is None:
         return []
@@ -609,7 +692,7 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
     if effect not in _EFFECTS:
         raise LexiconError(f"context {context_id}: unknown effect {effect}")
 
-    def join(key: str) -> re.Pattern[str] | None:
+    def join(key: str) -> str | None:
         patterns = _as_list(entry.get(key), f"context {context_id}.{key}")
         if not patterns:
             return None
@@ -619,19 +702,22 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
         # A leading \b would stop the engine from skipping ahead by first character;
         # the detector checks that a context match starts a word (detector._search_word).
         expanded = [p[2:] if p.startswith("\\b") else p for p in expanded]
+        joined = "|".join(f"(?:{p})" for p in expanded)
         try:
-            return re.compile("|".join(f"(?:{p})" for p in expanded))
+            re.compile(joined)
         except re.error as error:
             raise LexiconError(f"context {context_id}: {error}") from error
+        return joined
 
     pattern = join("patterns")
+    unless = join("unless")
     return ContextRule(
         id=context_id,
         scope=scope,
         effect=effect,
-        keys=_index_keys(pattern.pattern) if pattern is not None else None,
-        pattern=pattern,
-        unless=join("unless"),
+        keys=_index_keys(pattern) if pattern is not None else None,
+        pattern=_factored(pattern) if pattern is not None else None,
+        unless=_factored(unless) if unless is not None else None,
         unless_scope=str(entry.get("unless_scope", scope)),
         comment=str(entry.get("comment", "")),
     )
@@ -724,7 +810,18 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         rule_contexts={rule.id: tuple(contexts[c] for c in rule.contexts) for rule in rules},
         combo_tags=frozenset(tag for combo in combos for tag in combo.first | combo.second),
         scanner=_build_matcher(rules),
+        combo_partners=_combo_partners(combos),
     )
+
+
+def _combo_partners(combos: Iterable[Combo]) -> dict[str, frozenset[str]]:
+    partners: dict[str, set[str]] = defaultdict(set)
+    for combo in combos:
+        for tag in combo.first:
+            partners[tag].update(combo.second)
+        for tag in combo.second:
+            partners[tag].update(combo.first)
+    return {tag: frozenset(others) for tag, others in partners.items()}
 
 
 @lru_cache(maxsize=1)

@@ -129,8 +129,10 @@ class _Tables:
         )
         self.stretched_re = re.compile(r"[a-z]*([a-z])\1\1[a-z]*")
         self.leet_hint = re.compile(rf"[0-9{cls}]")
+        # The look-behind comes after the first letter (width 2: no letter or digit
+        # before that letter) so that the engine can skip to letters.
         self.spaced_hint = re.compile(
-            r"(?<![a-z0-9])[a-z][ .*]{1,3}[a-z][ .*]{1,3}[a-z](?![a-z0-9])"
+            r"[a-z](?<![a-z0-9][a-z])[ .*]{1,3}[a-z][ .*]{1,3}[a-z](?![a-z0-9])"
         )
         self.stretched_hint = re.compile(r"([a-z])\1\1")
         # One alternation of every key, bucketed by first letter behind a lookahead so the
@@ -215,7 +217,9 @@ def _tables() -> _Tables:
     return _Tables(data, lexicon_vocabulary())
 
 
-_APOSTROPHE = re.compile(r"(?<=[a-z0-9])'(?=[a-z])")
+# An apostrophe between a letter or digit and a letter; the look-behind is written after
+# the apostrophe (width 2) so that the engine can look for apostrophes only.
+_APOSTROPHE = re.compile(r"'(?<=[a-z0-9]')(?=[a-z])")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\ufe0f\ufe0e")
 
