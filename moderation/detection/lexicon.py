@@ -614,7 +614,7 @@ def _factored(pattern: str) -> re.Pattern[str]:
     """
     parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     tree = re._parser.SubPattern(parsed.state, _factor_items(list(parsed), parsed.state))  # type: ignore[attr-defined]
-    return re._compiler.compile(tree, 0)  # type: ignore[attr-defined,no-any-return]
+    return re._compiler.compile(tree, 0)  # type: ignore[attr-defined]
 
 
 def _factor_items(items: Sequence[Any], state: Any) -> list[Any]:
