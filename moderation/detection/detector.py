@@ -19,13 +19,14 @@ import re
 import string
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache, reduce
+from itertools import repeat
 from operator import itemgetter, or_
 from typing import NamedTuple
 
 from moderation.detection.assessment import NO_RISK, Assessment, Category, Evidence, Level
 from moderation.detection.lexicon import (
+    Combo,
     ContextRule,
     Lexicon,
     Matcher,
@@ -69,8 +70,7 @@ def _capped(signal: _Signal) -> _Signal:
     return _Signal(signal.rule, signal.start, signal.end, True, min(signal.rank, 1))
 
 
-@dataclass(frozen=True, slots=True)
-class _Analysis:
+class _Analysis(NamedTuple):
     normalised: Normalised
     kept: tuple[_Signal, ...]
     discounted: tuple[tuple[_Signal, str], ...]
@@ -88,11 +88,13 @@ class _Context:
         "live",
         "memo",
         "text",
+        "tokens",
     )
 
-    def __init__(self, text: str, keys: set[str]) -> None:
+    def __init__(self, text: str, keys: set[str], tokens: set[str]) -> None:
         self.text = text
         self.keys = keys
+        self.tokens = tokens
         self._clauses: list[int] | None = None
         self._sentence_ends: list[int] | None = None
         # A signal's contexts ask for its sentence in turn: keep the last answer.
@@ -156,6 +158,8 @@ def _live(context: ContextRule, facts: _Context) -> bool:
     words are there; for a message-wide context, it matches; for quotes, there are some."""
     if context.keys is not None and context.keys.isdisjoint(facts.keys):
         live = False  # none of the words the context needs is in the message
+    elif any(facts.tokens.isdisjoint(group) for group in context.words):
+        live = False  # nor the whole words
     elif context.scope == "quote":
         live = bool(facts.quotes())
     elif context.scope == "message":
@@ -293,7 +297,7 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     _scan(lex.scanner, norm, keys, tokens, found)
     if not found:
         return _Analysis(normalised, (), ())
-    facts = _Context(norm, keys)
+    facts = _Context(norm, keys, tokens)
     kept: list[_Signal] = []
     discounted: list[tuple[_Signal, str]] = []
     risk = [signal for signal in found if signal.rule.rank]
@@ -392,15 +396,20 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     usable = [signal for signal in kept if not signal.capped]
     recent_kept = _recent_signals(recent, recent_tail) if recent_tail else []
     if usable:
-        usable_tags = frozenset().union(*[signal.rule.tags for signal in usable])
-        for combo in lex.combos:
+        if recent_kept:
+            combos: Iterable[Combo] = lex.combos
+        else:
+            # Without recent signals only a combination with a tag of each side among
+            # this message's signals can fire: find those few by bit masks of combos.
+            tags = frozenset().union(*[signal.rule.tags for signal in usable])
+            firsts = reduce(or_, map(lex.combos_by_first.get, tags, repeat(0)), 0)
+            both = firsts & reduce(or_, map(lex.combos_by_second.get, tags, repeat(0)), 0)
+            combos = [combo for n, combo in enumerate(lex.combos) if both >> n & 1] if both else ()
+        for combo in combos:
             rank = combo.rank
             if rank <= best and combo_evidence:
                 continue
-            if combo.first.isdisjoint(usable_tags) or combo.second.isdisjoint(usable_tags):
-                found = None  # no pair in this message (the usual answer)
-            else:
-                found = _combination(combo.first, combo.second, usable)
+            found = _combination(combo.first, combo.second, usable)
             if found is not None:
                 first, second = found
                 first_evidence = _evidence(first, normalised, first.rule.id, None)

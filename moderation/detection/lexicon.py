@@ -60,6 +60,8 @@ class ContextRule:
     comment: str
     # Keys of which the text must have one for `pattern` to match (None: unknown).
     keys: frozenset[str] | None = None
+    # Groups of whole words of which the text must have one of each (lexicon._word_groups).
+    words: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,9 @@ class Lexicon:
     scanner: Matcher | None = None
     # tag -> the tags of the other side of each combination it is on.
     combo_partners: dict[str, frozenset[str]] = field(default_factory=dict)
+    # tag -> bit mask of the combinations (bit n: combos[n]) that have it first / second.
+    combos_by_first: dict[str, int] = field(default_factory=dict)
+    combos_by_second: dict[str, int] = field(default_factory=dict)
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -412,9 +417,12 @@ def _index_keys(pattern: str) -> frozenset[str] | None:
 
 # Whole words, for a second, finer test than the keys (see `_word_groups`).
 _WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-_MAX_PARTIAL_WORDS = 64  # beyond this many spellings of one word, treat it as unknown
+_MAX_PARTIAL_WORDS = 256  # beyond this many spellings of one word, treat it as unknown
 _WORD_GROUPS_KEPT = 3
 _WORD_START = frozenset([""])
+_WORD_ENDING_AT = frozenset(
+    [re._constants.AT_BOUNDARY, re._constants.AT_END, re._constants.AT_END_STRING]  # type: ignore[attr-defined]
+)
 _Partial = frozenset[str] | None
 
 
@@ -474,6 +482,8 @@ def _whole_words(items: Sequence[Any], partial: _Partial) -> tuple[list[frozense
         elif op is constants.LITERAL:
             if partial is not None:
                 partial = frozenset(spelling + chr(arg) for spelling in partial)
+        elif op is constants.AT and arg in _WORD_ENDING_AT:
+            word_ends(partial)  # \b after a word character, or $: the word ends here
         elif op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
             continue  # reads nothing
         elif op is constants.SUBPATTERN:
@@ -716,6 +726,7 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
         scope=scope,
         effect=effect,
         keys=_index_keys(pattern) if pattern is not None else None,
+        words=_word_groups(pattern) if pattern is not None else (),
         pattern=_factored(pattern) if pattern is not None else None,
         unless=_factored(unless) if unless is not None else None,
         unless_scope=str(entry.get("unless_scope", scope)),
@@ -811,6 +822,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         combo_tags=frozenset(tag for combo in combos for tag in combo.first | combo.second),
         scanner=_build_matcher(rules),
         combo_partners=_combo_partners(combos),
+        combos_by_first=_masks(len(combos), _filed([combo.first for combo in combos])),
+        combos_by_second=_masks(len(combos), _filed([combo.second for combo in combos])),
     )
 
 

@@ -35,6 +35,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -59,15 +60,17 @@ class Normalised:
         return start, max(start, end)
 
 
+_NEW_START = itemgetter(0)
+
+
 def _map_back(edits: tuple[Edit, ...], pos: int, *, is_end: bool) -> int:
-    starts = [edit[0] for edit in edits]
     if is_end:
-        index = bisect.bisect_left(starts, pos) - 1  # last edit starting before pos
+        index = bisect.bisect_left(edits, pos, key=_NEW_START) - 1  # last edit starting before pos
         if index < 0:
             return pos
         _, new_end, _, old_end = edits[index]
         return old_end if pos <= new_end else pos - new_end + old_end
-    index = bisect.bisect_right(starts, pos) - 1  # last edit starting at or before pos
+    index = bisect.bisect_right(edits, pos, key=_NEW_START) - 1  # last edit at or before pos
     if index < 0:
         return pos
     _, new_end, old_start, old_end = edits[index]
@@ -389,7 +392,8 @@ def normalise(text: str) -> Normalised:
         current, edits = _tracked_sub(tables.stretched_re, lambda m: _unstretch(tables, m), current)
         if edits:
             steps.append(edits)
-    current, edits = _tracked_sub(tables.slang_re, lambda m: _slang(tables, m), current)
-    if edits:
-        steps.append(edits)
+    if tables.slang_re.search(current):  # rarely: then the full pass, with its edits
+        current, edits = _tracked_sub(tables.slang_re, lambda m: _slang(tables, m), current)
+        if edits:
+            steps.append(edits)
     return Normalised(original=text, text=current, steps=tuple(steps))
