@@ -19,6 +19,7 @@ from chat import events, fanout, ingest, presence, protocol, selectors
 from chat.hub import HubEvent, get_hub
 from chat.protocol import CLOSE_TOO_BIG, frame_too_big
 from chat.services import PostResult
+from chat.wire import SCOPE_KEY, DirectWriter, Written
 from moderation.ladder import ensure_in_process_ladder
 from moderation.services import message_report
 from rooms.access import AccessDenied, Refusal, RoomAccess, access_room
@@ -54,6 +55,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     posting: asyncio.Queue[tuple[str, asyncio.Future[PostResult]]] | None = None
     acker: asyncio.Task[None] | None = None
     presence_id: int | None = None
+    # Writes a message frame straight to the transport, when the server allows (chat.wire).
+    direct: DirectWriter | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Handlers reach the ORM only through database_sync_to_async, which manages the
@@ -84,6 +87,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # Accept only then: a client that sends right after the handshake is already live.
         self.room_id = self.access.room.pk
         self.user_id = self.access.user.pk
+        self.direct = self.scope.get(SCOPE_KEY)
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
         await get_hub().join(self.room_id, self)
@@ -252,12 +256,35 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Called by the hub for every event of this room; never blocks."""
         if self.closing:
             return
+        # The next message in order, nothing queued before it and no replay or gap fill
+        # under way (the writer holds send_lock from the moment it takes an event): write
+        # the frame the hub made straight to the transport, in this same turn.
+        if (
+            self.direct is not None
+            and event.seq == self.last_seq + 1
+            and event.kind in "ms"
+            and self.queue.empty()
+            and not self.send_lock.locked()
+        ):
+            if event.kind == "s":
+                self.last_seq = event.seq
+                return
+            written = self.direct(event.frame, settings.CHAT_SOCKET_BUFFER)
+            if written is Written.DONE:
+                self.last_seq = event.seq
+                return
+            if written is Written.TOO_SLOW:
+                self._too_slow()
+                return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            # A slow reader must not hold up the room: close it; its client resumes by seq.
-            self.closing = True
-            asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
+            self._too_slow()
+
+    def _too_slow(self) -> None:
+        # A slow reader must not hold up the room: close it; its client resumes by seq.
+        self.closing = True
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
 
     def revoke(self) -> None:
         """Signed out, deactivated or removed: close (the client must not reconnect)."""

@@ -33,6 +33,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from chat.wire import text_frame
+
 logger = logging.getLogger(__name__)
 
 SYNC_SECONDS = 2.0
@@ -57,6 +59,9 @@ class HubEvent:
     text: str = ""
     user_id: int | None = None
     close: bool = False
+    # A message's WebSocket frame, made once for every socket of the process (chat.wire);
+    # derived from text, so not part of the event's identity.
+    frame: bytes = field(default=b"", compare=False, repr=False)
 
 
 def encode_message(seq: int, text: str) -> str:
@@ -79,6 +84,8 @@ def decode(wire: str) -> HubEvent:
             "c", text=text, user_id=None if user == "-" else int(user), close=close == "1"
         )
     _, seq, text = wire.split("|", 2)
+    if kind == "m":
+        return HubEvent(kind, seq=int(seq), text=text, frame=text_frame(text))
     return HubEvent(kind, seq=int(seq), text=text)
 
 

@@ -197,6 +197,8 @@ CHAT_RESUME_BATCH = 500  # messages fetched from the database per replay query
 # Events waiting for one socket; a socket that falls further behind is closed (4008) and
 # its client resumes by seq, so that one slow reader never holds up a room.
 CHAT_SOCKET_QUEUE = env_int("CHAT_SOCKET_QUEUE", 2000)
+# Bytes a socket's transport may hold unsent before its reader counts as too slow (4008).
+CHAT_SOCKET_BUFFER = env_int("CHAT_SOCKET_BUFFER", 1024 * 1024)
 ESCALATION_ACK_SECONDS = env_int("ESCALATION_ACK_SECONDS", 120)
 if ESCALATION_ACK_SECONDS < 1:
     raise ImproperlyConfigured("ESCALATION_ACK_SECONDS must be at least 1.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.hub import HubEvent, decode, encode_control, encode_message, encode_skip
+from chat.wire import text_frame
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,13 @@ from chat.hub import HubEvent, decode, encode_control, encode_message, encode_sk
 )
 def test_round_trip(wire: str, event: HubEvent) -> None:
     assert decode(wire) == event
+
+
+def test_a_message_event_carries_its_frame_made_once() -> None:
+    """The frame every socket of the process may write as it is (chat.wire)."""
+    text = '{"type":"message.new","seq":7}'
+    assert decode(encode_message(7, text)).frame == text_frame(text)
+    assert decode(encode_skip(8)).frame == b""
 
 
 class Recorder:
