@@ -293,8 +293,7 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     found: list[_Signal] = []
     tokens = set(_TOKEN.findall(norm))
     keys = _keys(norm, tokens)
-    assert lex.scanner is not None
-    _scan(lex.scanner, norm, keys, tokens, found)
+    _scan(lex.matcher, norm, keys, tokens, found)
     if not found:
         return _Analysis(normalised, (), ())
     facts = _Context(norm, keys, tokens)

@@ -16,7 +16,7 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,7 @@ class Matcher:
     word_free: int = 0
     word_tests: int = 0  # how many word groups a pattern has at most
     regexes: tuple[re.Pattern[str], ...] = ()
+    sources: tuple[str, ...] = ()  # the patterns as written (the compiled ones have none)
     rules: tuple[Rule, ...] = ()
     # Per pattern, the most telling groups of whole words it needs one of (see
     # `_word_groups`): after the keys, a test that most candidates fail.
@@ -118,16 +119,14 @@ class Matcher:
 @dataclass(frozen=True, slots=True)
 class Lexicon:
     rules: tuple[Rule, ...]
-    signals: Matcher
-    cues: Matcher
+    # Every rule's patterns, numbered signals first (by level, then in file order), cues
+    # last: the order in which their matches are judged.
+    matcher: Matcher
     contexts: dict[str, ContextRule]
     combos: tuple[Combo, ...]
     words: frozenset[str]
     rule_contexts: dict[str, tuple[ContextRule, ...]]
     combo_tags: frozenset[str]
-    # Signals and cues in one matcher, numbered in the same order (signals by level, then
-    # cues): the scanner looks the message's words up once instead of twice.
-    scanner: Matcher | None = None
     # tag -> the tags of the other side of each combination it is on.
     combo_partners: dict[str, frozenset[str]] = field(default_factory=dict)
     # tag -> bit mask of the combinations (bit n: combos[n]) that have it first / second.
@@ -379,10 +378,17 @@ def _best(groups: Sequence[frozenset[str]]) -> frozenset[str] | None:
     )
 
 
+@cache
+def _parsed(pattern: str) -> Any:
+    """The parsed regex (re's own parse tree), shared by the analyses below and the
+    compiler while the lexicon loads (load_lexicon clears the cache)."""
+    return re._parser.parse(pattern)  # type: ignore[attr-defined]
+
+
 def _requirements(pattern: str) -> tuple[frozenset[str], ...]:
     """Every group of keys of which a match must contain one (empty if unknown)."""
     try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+        parsed = _parsed(pattern)
     except re.error:
         return ()
     groups, run = _required(list(parsed), "")
@@ -404,7 +410,7 @@ def _second(groups: tuple[frozenset[str], ...]) -> frozenset[str] | None:
 def _index_keys(pattern: str) -> frozenset[str] | None:
     """The word prefixes of which a text must contain one for `pattern` to match."""
     try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+        parsed = _parsed(pattern)
     except re.error:
         return None
     groups, run = _required(list(parsed), "")
@@ -435,7 +441,7 @@ def _word_groups(pattern: str) -> tuple[frozenset[str], ...]:
     through. Only the few most telling groups are kept: each costs a set test.
     """
     try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+        parsed = _parsed(pattern)
     except re.error:
         return ()
     groups, partial = _whole_words(list(parsed), _WORD_START)
@@ -543,7 +549,7 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
             words.append(_word_groups(pattern))
             # No leading \b: the scanner checks the word start itself, and a leading
             # assertion would stop the engine from skipping ahead to a first character.
-            compiled.append((re.compile(pattern), rule))
+            compiled.append((_factored(pattern), rule))
             keys = _index_keys(pattern)
             if keys is None:
                 always.append(number)
@@ -569,7 +575,8 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
         word_masks=_masks(len(compiled), *word_tests),
         word_free=_masks_free(len(compiled), word_free),
         word_tests=len(word_tests),
-        regexes=tuple(_factored(regex.pattern) for regex, _ in compiled),
+        regexes=tuple(regex for regex, _ in compiled),
+        sources=tuple(pattern for rule in ordered for pattern in rule.patterns),
         rules=tuple(rule for _, rule in compiled),
         words=tuple(words),
     )
@@ -604,6 +611,7 @@ def _masks_free(size: int, free: Sequence[Iterable[int]]) -> int:
     return mask
 
 
+@cache
 def _factored(pattern: str) -> re.Pattern[str]:
     """`re.compile(pattern)`, with its alternations laid out as a tree of first letters.
 
@@ -622,7 +630,7 @@ def _factored(pattern: str) -> re.Pattern[str]:
 
     The result's `.pattern` is None (it is compiled from the parsed tree).
     """
-    parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    parsed = _parsed(pattern)
     tree = re._parser.SubPattern(parsed.state, _factor_items(list(parsed), parsed.state))  # type: ignore[attr-defined]
     return re._compiler.compile(tree, 0)  # type: ignore[attr-defined]
 
@@ -765,7 +773,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             words.update(re.findall(r"(?<![\\?(])\b[a-z]{2,}\b", expanded))
             prepared = _prepare(expanded)
             try:
-                compiled = re.compile(prepared)
+                compiled = _factored(prepared)  # compiled once here, kept for the matcher
             except re.error as error:
                 raise LexiconError(f"rule {rule_id}: {error} in {raw!r}") from error
             if compiled.groups:
@@ -811,16 +819,17 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         if unknown:
             raise LexiconError(f"combo {combo.id}: no rule has tags {sorted(unknown)}")
 
+    matcher = _build_matcher(rules)
+    _parsed.cache_clear()
+    _factored.cache_clear()
     return Lexicon(
         rules=tuple(rules),
-        signals=_build_matcher(rule for rule in rules if rule.level > Level.NONE),
-        cues=_build_matcher(rule for rule in rules if rule.level == Level.NONE),
+        matcher=matcher,
         contexts=contexts,
         combos=tuple(combos),
         words=frozenset(words),
         rule_contexts={rule.id: tuple(contexts[c] for c in rule.contexts) for rule in rules},
         combo_tags=frozenset(tag for combo in combos for tag in combo.first | combo.second),
-        scanner=_build_matcher(rules),
         combo_partners=_combo_partners(combos),
         combos_by_first=_masks(len(combos), _filed([combo.first for combo in combos])),
         combos_by_second=_masks(len(combos), _filed([combo.second for combo in combos])),
