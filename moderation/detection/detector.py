@@ -19,9 +19,9 @@ import re
 import string
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from functools import lru_cache, reduce
+from functools import lru_cache, partial, reduce
 from itertools import repeat
-from operator import itemgetter, or_
+from operator import attrgetter, itemgetter, or_
 from typing import NamedTuple
 
 from moderation.detection.assessment import NO_RISK, Assessment, Category, Evidence, Level
@@ -64,6 +64,10 @@ class _Signal(NamedTuple):
     @property
     def level(self) -> Level:
         return _LEVELS[self.rank]
+
+
+# _Signal(...) without the generated __new__ in Python: one is made for every match.
+_new_signal = partial(tuple.__new__, _Signal)
 
 
 def _capped(signal: _Signal) -> _Signal:
@@ -237,11 +241,25 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _OTHER_CHARACTER = re.compile(rf"[^a-z0-9\s{re.escape(string.punctuation)}]")
 
 
+# The ASCII characters that are in a token or separate the index's words (str.split's
+# white space and punctuation).
+_TOKEN_OR_SEPARATOR = (
+    string.ascii_lowercase + string.digits + string.punctuation
+).encode() + bytes(c for c in range(128) if chr(c).isspace())
+
+
+def _other_characters(text: str) -> bool:
+    """Whether `text` has a character that is neither in a token nor a separator."""
+    if text.isascii():
+        return bool(text.encode().translate(None, _TOKEN_OR_SEPARATOR))
+    return _OTHER_CHARACTER.search(text) is not None
+
+
 def _keys(text: str, tokens: set[str] | None = None) -> set[str]:
     """The index keys of a normalised message: each word's first four and first three
     letters (a shorter word is its own key). `tokens` are the message's tokens, if
     already known."""
-    if tokens is not None and _OTHER_CHARACTER.search(text) is None:
+    if tokens is not None and not _other_characters(text):
         words: Iterable[str] = tokens
     elif text.isascii():
         words = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).decode().split()
@@ -283,7 +301,7 @@ def _scan(
         while match is not None:
             start, end = match.span()
             if not start or not text[start - 1].isalnum():  # matches begin at a word start
-                found.append(_Signal(rule, start, end, False, rule.rank))
+                found.append(_new_signal((rule, start, end, False, rule.rank)))
             match = regex.search(text, end if end > start else start + 1)
 
 
@@ -324,14 +342,15 @@ def _judge(
     kept: list[_Signal],
     discounted: list[tuple[_Signal, str]],
 ) -> None:
+    live = facts.live
     for signal in signals:
         reason = None
         capped = False
         for context in lex.rule_contexts[signal.rule.id]:
-            live = facts.live.get(context.id)
-            if live is None:
-                live = _live(context, facts)
-            if live and _applies(context, signal, facts):
+            applies = live.get(context.id)
+            if applies is None:
+                applies = _live(context, facts)
+            if applies and _applies(context, signal, facts):
                 if context.effect == "cap_watch":
                     capped = True
                     continue
@@ -354,11 +373,16 @@ def _analyse_recent(text: str) -> _Analysis:
 def _evidence(
     signal: _Signal, normalised: Normalised, rule_id: str, source: int | None
 ) -> Evidence:
-    start, end = normalised.to_original(signal.start, signal.end)
+    if normalised.steps:
+        start, end = normalised.to_original(signal.start, signal.end)
+    else:  # nothing was replaced: the offsets are the original's
+        start, end = signal.start, signal.end
     return Evidence(rule_id, normalised.original[start:end], start, end, source)
 
 
 _LEVELS = (Level.NONE, Level.WATCH, Level.HIGH, Level.IMMINENT)
+_RANK = attrgetter("rank")
+_FIRST = itemgetter(0)
 _HIGH = 2
 
 
@@ -448,14 +472,14 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
 
     evidence: list[Evidence] = list(combo_evidence)
     spans = {(item.start, item.end, item.source) for item in evidence[1:]}
-    for signal in sorted(kept, key=lambda s: -s.rank):
+    for signal in sorted(kept, key=_RANK, reverse=True):  # stable: ties keep their order
         if signal.rank:
             item = _evidence(signal, normalised, signal.rule.id, None)
             if (item.start, item.end, None) not in spans:  # one rule per span is enough
                 spans.add((item.start, item.end, None))
                 evidence.append(item)
     ordered: list[Category] = [best_category] if best_category is not None else []
-    for _, category in sorted(categories, key=lambda pair: -pair[0]):
+    for _, category in sorted(categories, key=_FIRST, reverse=True):
         if category not in ordered:
             ordered.append(category)
     return Assessment(
