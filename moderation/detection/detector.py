@@ -288,6 +288,9 @@ def _scan(
     for _ in range(matcher.word_tests):
         can_match &= worded
         worded >>= size
+    for character, needing in matcher.character_tests:
+        if character not in text:
+            can_match &= ~needing
     regexes = matcher.regexes
     while can_match:
         lowest = can_match & -can_match

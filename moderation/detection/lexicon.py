@@ -108,6 +108,9 @@ class Matcher:
     word_masks: dict[str, int] = field(default_factory=dict)
     word_free: int = 0
     word_tests: int = 0  # how many word groups a pattern has at most
+    # For the patterns filed under no key and no word (a time like "10:30"): a character
+    # that every match has, and the mask of the patterns that need it.
+    character_tests: tuple[tuple[str, int], ...] = ()
     regexes: tuple[re.Pattern[str], ...] = ()
     sources: tuple[str, ...] = ()  # the patterns as written (the compiled ones have none)
     rules: tuple[Rule, ...] = ()
@@ -542,6 +545,7 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
     always: list[int] = []
     requirements: list[tuple[frozenset[str], ...]] = []
     words: list[tuple[frozenset[str], ...]] = []
+    needing: dict[str, list[int]] = defaultdict(list)
     for rule in ordered:
         for pattern in rule.patterns:
             number = len(compiled)
@@ -553,6 +557,9 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
             keys = _index_keys(pattern)
             if keys is None:
                 always.append(number)
+                character = _required_character(pattern)
+                if character is not None and not words[number]:
+                    needing[character].append(number)
             else:
                 for key in keys:
                     index[key].append(number)
@@ -575,11 +582,24 @@ def _build_matcher(rules: Iterable[Rule]) -> Matcher:
         word_masks=_masks(len(compiled), *word_tests),
         word_free=_masks_free(len(compiled), word_free),
         word_tests=len(word_tests),
+        character_tests=tuple(
+            (char, _masks_free(len(compiled), [ids])) for char, ids in needing.items()
+        ),
         regexes=tuple(regex for regex, _ in compiled),
         sources=tuple(pattern for rule in ordered for pattern in rule.patterns),
         rules=tuple(rule for _, rule in compiled),
         words=tuple(words),
     )
+
+
+def _required_character(pattern: str) -> str | None:
+    """A literal character outside any alternation, repeat or look-around, which every
+    match therefore contains (None if there is none)."""
+    constants = re._constants  # type: ignore[attr-defined]
+    for op, arg in _parsed(pattern):
+        if op is constants.LITERAL:
+            return chr(arg)
+    return None
 
 
 def _filed(groups: Sequence[Iterable[str] | None]) -> dict[str, list[int]]:
