@@ -106,7 +106,7 @@ class _Context:
         self._quotes: list[tuple[int, int]] | None = None
         # Per context id: whether it can apply anywhere in this message (see `_live`).
         self.live: dict[str, bool] = {}
-        self.memo: dict[tuple[str, int], bool] = {}
+        self.memo: dict[tuple[str, int, int], bool] = {}
 
     def _clause_ends(self) -> list[int]:
         if self._clauses is None:
@@ -208,13 +208,13 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
             return False
         return not _unless(context, signal, facts)
     s_start, s_end = facts.sentence(signal.start)
-    key = (context.id, s_start if context.unless_scope != "clause" else signal.start)
+    # Whether the pattern is in the sentence, once per sentence; the `unless` (maybe
+    # of a clause only) is asked apart, once per span.
+    key = (context.id, s_start, s_end)
     hit = facts.memo.get(key)
     if hit is None:
-        hit = bool(_search_word(context.pattern, text, s_start, s_end))
-        hit = hit and not _unless(context, signal, facts)
-        facts.memo[key] = hit
-    return hit
+        hit = facts.memo[key] = bool(_search_word(context.pattern, text, s_start, s_end))
+    return hit and not _unless(context, signal, facts)
 
 
 def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
@@ -223,7 +223,12 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     s_start, s_end = facts.sentence(signal.start)
     if context.unless_scope == "clause":
         s_start, s_end = facts.clause(signal.start, s_start, s_end)
-    return _search_word(context.unless, facts.text, s_start, s_end) is not None
+    key = (f"{context.id}~unless", s_start, s_end)
+    found = facts.memo.get(key)
+    if found is None:
+        found = _search_word(context.unless, facts.text, s_start, s_end) is not None
+        facts.memo[key] = found
+    return found
 
 
 # Words for the index: split on white space once punctuation is white space too. Nearly
