@@ -241,6 +241,19 @@ _FIRST_4 = itemgetter(slice(None, 4))
 _FIRST_3 = itemgetter(slice(None, 3))
 # Whole words, for the patterns' word groups (lexicon._word_groups): runs of [a-z0-9].
 _TOKEN = re.compile(r"[a-z0-9]+")
+# For ASCII text the same runs come faster from a split once every other byte is a space.
+_ASCII_NON_TOKEN_TO_SPACE = bytes(
+    c if chr(c) in string.ascii_lowercase + string.digits else ord(" ") for c in range(256)
+)
+
+
+def _tokens(text: str) -> set[str]:
+    """The message's whole words: its runs of [a-z0-9]."""
+    if text.isascii():
+        return set(text.encode().translate(_ASCII_NON_TOKEN_TO_SPACE).decode().split())
+    return set(_TOKEN.findall(text))
+
+
 # A character that is neither in a token nor a separator of the index's words. Without
 # one (nearly always), the index's words are the tokens and need no second split.
 _OTHER_CHARACTER = re.compile(rf"[^a-z0-9\s{re.escape(string.punctuation)}]")
@@ -317,7 +330,7 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     normalised = normalise(text)
     norm = normalised.text
     found: list[_Signal] = []
-    tokens = set(_TOKEN.findall(norm))
+    tokens = _tokens(norm)
     keys = _keys(norm, tokens)
     _scan(lex.matcher, norm, keys, tokens, found)
     if not found:

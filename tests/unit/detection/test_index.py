@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from moderation.detection.detector import _TOKEN, _keys, _scan, _Signal
+from moderation.detection.detector import _keys, _scan, _Signal, _tokens
 from moderation.detection.lexicon import Rule, lexicon
 from moderation.detection.normalise import normalise
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
@@ -52,7 +52,7 @@ def test_indexed_scan_finds_what_a_full_scan_finds() -> None:
         norm = normalise(text).text
         keys = _keys(norm)
         found: list[_Signal] = []
-        tokens = set(_TOKEN.findall(norm))
+        tokens = _tokens(norm)
         _scan(lex.matcher, norm, keys, tokens, found)
         indexed = {(s.rule.id, s.start, s.end) for s in found}
         assert _full_scan(norm) == indexed, text
