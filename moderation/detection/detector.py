@@ -482,13 +482,15 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
             categories.append((rank, first.rule.category))
             hold = hold or first.rule.hold or second.rule.hold
 
-    if not best and not (hold or _held_in_past(analysis)):
+    held_in_past = _held_in_past(analysis)
+    discounted = _discounted(analysis)
+    if not best and not (hold or held_in_past):
         return Assessment(
             level=Level.NONE,
             categories=(),
             hold=False,
             evidence=(),
-            discounted=_discounted(analysis),
+            discounted=discounted,
         )
 
     evidence: list[Evidence] = list(combo_evidence)
@@ -506,9 +508,9 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     return Assessment(
         level=_LEVELS[best],
         categories=tuple(ordered),
-        hold=hold or _held_in_past(analysis),
+        hold=hold or held_in_past,
         evidence=tuple(evidence),
-        discounted=_discounted(analysis),
+        discounted=discounted,
     )
 
 
@@ -550,6 +552,8 @@ def _recent_signals(
 
 def _held_in_past(analysis: _Analysis) -> bool:
     """Method detail in a story that is over is still kept out of the group."""
+    if not analysis.discounted:
+        return False
     return any(
         signal.rule.hold and signal.rule.rank >= _HIGH and reason in ("past", "recovery")
         for signal, reason in analysis.discounted
@@ -557,6 +561,8 @@ def _held_in_past(analysis: _Analysis) -> bool:
 
 
 def _discounted(analysis: _Analysis) -> tuple[Evidence, ...]:
+    if not analysis.discounted:
+        return ()
     return tuple(
         _evidence(signal, analysis.normalised, f"{signal.rule.id}~{reason}", None)
         for signal, reason in analysis.discounted
