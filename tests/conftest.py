@@ -148,26 +148,18 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
-    """Start real daphne processes on free ports against the test database and Redis."""
+def _server_processes() -> tuple[
+    list[ServerProcess], Callable[[list[str], dict[str, str]], ServerProcess]
+]:
+    """Start server processes on free ports against the test database and Redis; the list
+    is what to stop at the end (SIGTERM, then SIGKILL)."""
     started: list[ServerProcess] = []
 
-    def start(*daphne_args: str, **env: str) -> ServerProcess:
+    def start(name: str, argv: list[str], env: dict[str, str]) -> ServerProcess:
         port = free_port()
-        log = open(Path(tempfile.gettempdir()) / f"peersupport-daphne-{port}.log", "wb")  # noqa: SIM115
+        log = open(Path(tempfile.gettempdir()) / f"peersupport-{name}-{port}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "config.serve",  # the Procfile's web process: daphne, size limits set
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                *daphne_args,
-                "config.asgi:application",
-            ],
+            [sys.executable, "-m", *[a.replace("{port}", str(port)) for a in argv]],
             cwd=REPO,
             env=server_env(**env),
             stdout=log,
@@ -178,7 +170,10 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
         wait_for_port(port, proc)
         return server
 
-    yield start
+    return started, start
+
+
+def _stop(started: list[ServerProcess]) -> None:
     for server in started:
         if server.proc.poll() is None:
             server.proc.send_signal(signal.SIGTERM)
@@ -186,6 +181,33 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
                 server.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.proc.kill()
+
+
+@pytest.fixture
+def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real daphne processes (the Procfile's web process: ``config.serve``, daphne
+    with its size limits set) on free ports against the test database and Redis."""
+    started, start = _server_processes()
+
+    def daphne(*daphne_args: str, **env: str) -> ServerProcess:
+        argv = ["config.serve", "-b", "127.0.0.1", "-p", "{port}", *daphne_args]
+        return start("daphne", [*argv, "config.asgi:application"], env)
+
+    yield daphne
+    _stop(started)
+
+
+@pytest.fixture
+def start_uvicorn(transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
+    """The same app under uvicorn, the drop-in alternative ASGI server."""
+    started, start = _server_processes()
+
+    def uvicorn(**env: str) -> ServerProcess:
+        argv = ["uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+        return start("uvicorn", [*argv, "config.asgi:application"], env)
+
+    yield uvicorn
+    _stop(started)
 
 
 @pytest.fixture(scope="session", autouse=True)

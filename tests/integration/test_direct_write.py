@@ -9,45 +9,17 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, ServerProcess, World, free_port, server_env, wait_for_port
+from tests.conftest import ServerProcess, World
 from tests.net import connect, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 MESSAGES = 150
-
-
-@pytest.fixture
-def start_uvicorn(transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
-    started: list[ServerProcess] = []
-
-    def start(**env: str) -> ServerProcess:
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)),
-                *("--log-level", "warning", "config.asgi:application"),
-            ],
-            cwd=REPO,
-            env=server_env(**env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        server = ServerProcess(port=port, proc=proc)
-        started.append(server)
-        wait_for_port(port, proc)
-        return server
-
-    yield start
-    for server in started:
-        server.kill()
 
 
 async def _news(ws: Any, count: int, timeout: float = 30) -> list[dict[str, Any]]:
