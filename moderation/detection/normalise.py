@@ -109,6 +109,11 @@ class _Tables:
         self.confusables: dict[str, str] = _str_map(data, "confusables")
         self.emoji: dict[str, str] = _str_map(data, "emoji")
         self.leet: dict[str, str] = _str_map(data, "leet")
+        # The same as translate tables (a key longer than a character can never be looked
+        # up one character at a time, so it is left out).
+        single = {key: value for key, value in self.leet.items() if len(key) == 1}
+        self.leet_table = str.maketrans(single)
+        self.leet_table_one_as_l = str.maketrans({**single, "1": "l"})
         slang = _str_map(data, "slang")
         self.slang = {_slang_key(key): value for key, value in slang.items()}
         self.mask_targets: tuple[str, ...] = tuple(_str_list(data, "mask_targets"))
@@ -264,10 +269,10 @@ def _decode_leet(tables: _Tables, token: str) -> str:
         resolved = _unmask(tables, core)
         if resolved is not None:
             return token[:core_start] + resolved + token[core_end:]
-    decoded = "".join(tables.leet.get(c, c) for c in core)
+    decoded = core.translate(tables.leet_table)
     alternative = decoded
     if "1" in core:  # "1" is read as "i" by default, as "l" when only that makes a word
-        alternative = "".join("l" if c == "1" else tables.leet.get(c, c) for c in core)
+        alternative = core.translate(tables.leet_table_one_as_l)
     if not decoded.isalpha():
         return token
     if decoded in tables.vocabulary:
