@@ -394,11 +394,14 @@ def _analyse_recent(text: str) -> _Analysis:
 def _evidence(
     signal: _Signal, normalised: Normalised, rule_id: str, source: int | None
 ) -> Evidence:
-    if normalised.steps:
-        start, end = normalised.to_original(signal.start, signal.end)
-    else:  # nothing was replaced: the offsets are the original's
-        start, end = signal.start, signal.end
+    start, end = _original_span(signal, normalised)
     return Evidence(rule_id, normalised.original[start:end], start, end, source)
+
+
+def _original_span(signal: _Signal, normalised: Normalised) -> tuple[int, int]:
+    if normalised.steps:
+        return normalised.to_original(signal.start, signal.end)
+    return signal.start, signal.end  # nothing was replaced: the offsets are the original's
 
 
 _LEVELS = (Level.NONE, Level.WATCH, Level.HIGH, Level.IMMINENT)
@@ -497,10 +500,11 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
     spans = {(item.start, item.end, item.source) for item in evidence[1:]}
     for signal in sorted(kept, key=_RANK, reverse=True):  # stable: ties keep their order
         if signal.rank:
-            item = _evidence(signal, normalised, signal.rule.id, None)
-            if (item.start, item.end, None) not in spans:  # one rule per span is enough
-                spans.add((item.start, item.end, None))
-                evidence.append(item)
+            start, end = _original_span(signal, normalised)
+            if (start, end, None) not in spans:  # one rule per span is enough
+                spans.add((start, end, None))
+                text_span = normalised.original[start:end]
+                evidence.append(Evidence(signal.rule.id, text_span, start, end, None))
     ordered: list[Category] = [best_category] if best_category is not None else []
     for _, category in sorted(categories, key=_FIRST, reverse=True):
         if category not in ordered:
