@@ -6,22 +6,28 @@ order, is ``{"id", "level", "categories", "evidence", "hold"}``; ``evidence`` na
 that fired and the words they fired on (``suicide.wish:'want to die'``). A line that cannot
 be read gets ``{"id": <id or null>, "error": "..."}`` and the run goes on. Blank lines are
 skipped: they carry no message, so they get no answer.
+
+Messages are screened by `screen_thorough` (the rules, raised by the trained second stage
+when it is installed; the rules alone, with one warning, when it is not).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from moderation.detection.detector import screen
+from moderation.detection.assessment import Assessment
+from moderation.detection.thorough import screen_thorough
+
+Screener = Callable[[str, Sequence[str]], Assessment]
 
 
 def _error(message_id: Any, reason: str) -> str:
     return json.dumps({"id": message_id, "error": reason}, ensure_ascii=False)
 
 
-def classify_line(line: str) -> str:
+def classify_line(line: str, screener: Screener = screen_thorough) -> str:
     """Answer one (non-blank) input line."""
     try:
         item = json.loads(line)
@@ -36,7 +42,7 @@ def classify_line(line: str) -> str:
     recent = item.get("recent", [])
     if not isinstance(recent, list) or not all(isinstance(r, str) for r in recent):
         return _error(message_id, '"recent" must be a list of strings')
-    assessment = screen(text, recent=recent)
+    assessment = screener(text, recent)
     return json.dumps(
         {
             "id": message_id,
@@ -49,8 +55,8 @@ def classify_line(line: str) -> str:
     )
 
 
-def classify_lines(lines: Iterable[str]) -> Iterator[str]:
+def classify_lines(lines: Iterable[str], screener: Screener = screen_thorough) -> Iterator[str]:
     """One output line per non-blank input line, in order, without a trailing newline."""
     for line in lines:
         if line.strip():
-            yield classify_line(line)
+            yield classify_line(line, screener)

@@ -3,7 +3,9 @@
 Input: one ``{"id": ..., "text": ...}`` per line (optionally ``"recent": [...]``). Output, in
 the same order: ``{"id", "level", "categories", "evidence", "hold"}``, or ``{"id", "error"}``
 for a line that cannot be read; the run goes on. Blank lines are skipped. Needs no
-database and no Redis (CONTRACT.md section 3). The logic is moderation.detection.jsonl.
+database and no Redis (CONTRACT.md section 3). The logic is moderation.detection.jsonl;
+messages are screened by `screen_thorough` (the rules, raised by the trained second stage
+when it is installed, else the rules alone with one warning on stderr).
 """
 
 from __future__ import annotations
