@@ -55,6 +55,20 @@ def test_the_encoder_matches_sentence_transformers() -> None:
 
 
 @needs_model
+def test_it_gives_the_probabilities_the_experiment_gave() -> None:
+    """The shipped stage reproduces the experiment that chose it (same encoder, mean-pooling,
+    n-grams of the rule stage's normalised text, weights): a change to any of them shows."""
+    stage = semantic.model()
+    assert stage is not None
+    reference = json.loads((HERE / "semantic_reference.json").read_text(encoding="utf-8"))
+    assert len(reference["probabilities"]) >= 20
+    for item in reference["probabilities"]:
+        p_crisis, p_imminent = stage.probabilities(item["text"])
+        assert p_crisis == pytest.approx(item["p_crisis"], abs=1e-5), item["id"]
+        assert p_imminent == pytest.approx(item["p_imminent"], abs=1e-5), item["id"]
+
+
+@needs_model
 def test_the_ngram_features_are_the_trained_analyzers() -> None:
     features = semantic.ngram_features("i am ok")
     assert {"i", "am", "ok", "i am", "am ok"} <= features
