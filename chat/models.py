@@ -26,9 +26,19 @@ class Message(models.Model):
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.DELIVERED
     )
     sent_at = models.DateTimeField(default=timezone.now)
+    # Waiting for the thorough detector's second look, off the message path
+    # (moderation.second_look): set for every new message, cleared once it is done.
+    second_look_pending = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["room", "seq"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(second_look_pending=True),
+                name="message_second_look_pending",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),
             # Idempotent sends: the same client_id from the same author is one message.

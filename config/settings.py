@@ -204,6 +204,11 @@ if ESCALATION_ACK_SECONDS < 1:
     raise ImproperlyConfigured("ESCALATION_ACK_SECONDS must be at least 1.")
 # The crisis detector, by dotted path: a callable (text, recent=()) -> Assessment.
 MODERATION_DETECTOR = os.environ.get("MODERATION_DETECTOR", "moderation.detection.screen")
+# The slower, thorough detector that looks at every stored message again, off the message
+# path (moderation.second_look); empty turns the second look off.
+MODERATION_SECOND_LOOK = os.environ.get(
+    "MODERATION_SECOND_LOOK", "moderation.detection.screen_thorough"
+)
 # How many of the sender's recent messages in the room the detector reads, and how far back.
 MODERATION_RECENT_MESSAGES = 3
 MODERATION_RECENT_SECONDS = 2 * 60 * 60

@@ -14,6 +14,7 @@ from chat.events import Frame
 from chat.fanout import send_outbox
 from chat.presence import forget_dead_processes
 from moderation.models import StaffConnection
+from moderation.second_look import second_look_step
 from moderation.services import PRESENCE_SECONDS, ladder_tick
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ async def run_ladder(interval: float = 1.0) -> None:
             await ladder_step()
         except Exception:
             logger.exception("escalation ladder tick failed; trying again")
+        try:
+            await second_look_step()
+        except Exception:
+            logger.exception("second look failed; trying again")
         await asyncio.sleep(interval)
 
 

@@ -36,6 +36,7 @@ class FlagSource(models.TextChoices):
     DETECTOR = "detector", "Crisis screening"
     PEER_REPORT = "peer_report", "Peer report"
     DETECTOR_FAILURE = "detector_failure", "Screening failed (held to be safe)"
+    SECOND_LOOK = "second_look", "Crisis screening, second look"
 
 
 class FlagState(models.TextChoices):

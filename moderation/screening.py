@@ -39,9 +39,11 @@ def load_detector(path: str) -> Callable[..., Any]:
     return detector
 
 
-def screen_text(text: str, recent: Sequence[str] = ()) -> Screening:
+def screen_text(text: str, recent: Sequence[str] = (), *, detector: str | None = None) -> Screening:
+    """Screen with the detector named by ``detector`` (default: MODERATION_DETECTOR)."""
     try:
-        assessment = load_detector(settings.MODERATION_DETECTOR)(text, recent=tuple(recent))
+        path = detector or settings.MODERATION_DETECTOR
+        assessment = load_detector(path)(text, recent=tuple(recent))
         return Screening(
             level=str(
                 assessment.level.value if hasattr(assessment.level, "value") else assessment.level

@@ -53,7 +53,13 @@ def _ack_deadline(now: datetime) -> datetime:
     return now + timedelta(seconds=settings.ESCALATION_ACK_SECONDS)
 
 
-def flag_screened_message(*, message: Message, screening: Screening, decision: Decision) -> Outbox:
+def flag_screened_message(
+    *,
+    message: Message,
+    screening: Screening,
+    decision: Decision,
+    source: FlagSource | None = None,
+) -> Outbox:
     """Record the flag (and escalation) for a screened message; call inside its transaction."""
     outbox = Outbox()
     if not decision.flag:
@@ -65,7 +71,7 @@ def flag_screened_message(*, message: Message, screening: Screening, decision: D
         level=decision.level,
         categories=screening.categories,
         evidence=screening.evidence,
-        source=FlagSource.DETECTOR_FAILURE if screening.failed else FlagSource.DETECTOR,
+        source=source or (FlagSource.DETECTOR_FAILURE if screening.failed else FlagSource.DETECTOR),
         held=decision.hold,
     )
     online = oncall_online()

@@ -1,4 +1,5 @@
-"""The Procfile ``worker:``: runs the escalation ladder from the database, every second.
+"""The Procfile ``worker:``: runs the escalation ladder from the database, every second, and
+the second look (moderation.second_look) at every new message.
 
 Any number of workers may run: rows are taken with SKIP LOCKED, so none pages twice. Killing
 and restarting a worker loses nothing, since deadlines and tiers live in the database.
@@ -16,12 +17,16 @@ from channels.db import database_sync_to_async
 from django.core.management.base import BaseCommand, CommandParser
 
 from moderation.ladder import forget_stale_connections, ladder_step
+from moderation.second_look import second_look_step
 
 logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Run the escalation ladder: re-notify unacknowledged escalations past their deadline."
+    help = (
+        "Run the escalation ladder (re-notify unacknowledged escalations past their deadline) "
+        "and the thorough detector's second look at new messages."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between ticks")
@@ -44,6 +49,10 @@ class Command(BaseCommand):
                     await database_sync_to_async(forget_stale_connections)()
             except Exception:
                 logger.exception("escalation ladder tick failed; trying again")
+            try:
+                await second_look_step()
+            except Exception:
+                logger.exception("second look failed; trying again")
             ticks += 1
             if once:
                 break
