@@ -7,6 +7,7 @@ received; the history is checked at the end against itself and against the datab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
@@ -237,10 +238,11 @@ class Probe:
         return cls(*sockets)
 
     async def _read(self) -> None:
-        async for text in self.receiver:
-            frame = json.loads(text)
-            if frame["type"] == "message.new" and frame["client_id"] == "probe":
-                self.arrived.set()
+        with contextlib.suppress(websockets.ConnectionClosed):  # the servers stop at the end
+            async for text in self.receiver:
+                frame = json.loads(text)
+                if frame["type"] == "message.new" and frame["client_id"] == "probe":
+                    self.arrived.set()
 
     async def round_trip(self) -> float:
         started = time.monotonic()
