@@ -341,7 +341,8 @@ class Model:
     def features(self, text: str) -> tuple[Array, Array]:
         """(the model's embedding feature vector, the layer-6 sentence embedding)."""
         pooled = self.encoder.encode_layers(text, LAYERS)
-        x: Array = self._np.concatenate([pooled[d] for d in LAYERS]) / math.sqrt(len(LAYERS))
+        joined = self._np.concatenate([pooled[d] for d in LAYERS]) / math.sqrt(len(LAYERS))
+        x: Array = joined.astype(self._np.float32)
         return x, pooled[LAYERS[-1]]
 
     def logits(self, x: Array, normalised: str) -> tuple[Any, list[tuple[str, Any]]]:
