@@ -77,6 +77,92 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     # distress
     ("i feel completely hopeless", "watch", "distress.hopeless"),
     ("i'm so lonely lately", "watch", "distress.low"),
+    # round 32 (kinds missed on fresh32-37): means at hand with a settled decision, every
+    # pill in the house, bleeding that will not stop, someone else not waking after using,
+    # dangerous driving with the children, past the railing, arrangements with calm
+    ("the tablets are next to me and i'm through waiting", "imminent", "suicide.resolve_settled"),
+    ("got the rope with me. i stopped being afraid", "imminent", "suicide.resolve_settled"),
+    ("my affairs are sorted and i feel strangely at peace about it", "imminent", "suicide.calm"),
+    ("nothing left to arrange. i feel weirdly calm", "imminent", "combo.arranged_calm"),
+    (
+        "i've made my decision and it happens once the house goes quiet",
+        "imminent",
+        "suicide.resolve_when",
+    ),
+    ("gave my guitar away to my cousin. on sunday it's over", "imminent", "suicide.resolve_when"),
+    (
+        "i left my phone pin with my aunt. she'll understand soon",
+        "imminent",
+        "suicide.resolve_when",
+    ),
+    ("there's nothing else to sort out. it's today", "imminent", "suicide.arrangements"),
+    (
+        "picked my funeral music and set everything up. that's when",
+        "imminent",
+        "suicide.arrangements",
+    ),
+    (
+        "closed all my social media accounts. wanted to say thank you before i go for good",
+        "imminent",
+        "suicide.possessions",
+    ),
+    (
+        "swallowed every tablet in the cupboard and i'm lying on the floor",
+        "imminent",
+        "suicide.overdose_taken",
+    ),
+    (
+        "finished the whole box about half an hour ago and i feel dizzy",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    (
+        "my boyfriend stopped breathing properly after what they gave us",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    ("i can't wake my flatmate up after he used", "imminent", "combo.overdose_with_symptoms"),
+    ("i can't get the bleeding to stop on my arm", "imminent", "self_harm.injury_now"),
+    ("i'm going woozy from all the blood", "imminent", "self_harm.injury_now"),
+    ("hurt myself badly this time and i'm scared", "imminent", "self_harm.injury_now"),
+    ("went too far with the razor tonight", "imminent", "self_harm.injury_now"),
+    (
+        "the bandage has soaked right through and i'm getting light headed",
+        "imminent",
+        "self_harm.injury_faint",
+    ),
+    ("i'm all the way up the tower and i stopped being scared", "imminent", "suicide.place"),
+    (
+        "climbed to the far side of the safety barrier on the bridge",
+        "imminent",
+        "suicide.place_beyond",
+    ),
+    ("walked down to the river and i'm not going home", "imminent", "suicide.place_beyond"),
+    ("i know what route she walks home and i've got a knife", "imminent", "harm_to_others.target"),
+    ("tonight i'm going round to hurt him", "imminent", "harm_to_others.intent"),
+    ("my dad has me cornered in the hall", "imminent", "abuse.attack_now"),
+    (
+        "my partner has the kids in the car and is swerving on purpose",
+        "imminent",
+        "abuse.danger_driving",
+    ),
+    (
+        "she keeps screaming that we're all going to die and won't slow down",
+        "imminent",
+        "abuse.danger_driving",
+    ),
+    # round 32: passive wishes told as indifference or relief, and other high kinds
+    ("i'd be totally fine with never waking up", "high", "suicide.wish_indifferent"),
+    ("dying would be such a release at this point", "high", "suicide.wish_indifferent"),
+    ("if a lorry ran me over i really wouldn't care", "high", "suicide.wish_indifferent"),
+    ("hoping this next bottle finishes me off", "high", "suicide.wish_indifferent"),
+    ("smoked again, half hoped i wouldn't wake up", "high", "suicide.wish_indifferent"),
+    ("not existing would be a mercy honestly", "high", "suicide.wish_indifferent"),
+    ("kicked the door till my knuckles bled", "high", "self_harm.act"),
+    ("i'm terrified of what i might do to myself tonight", "high", "self_harm.urge"),
+    ("ending my life keeps creeping into my thoughts", "high", "suicide.thoughts"),
+    ("my stepfather still climbs into my bed at night", "high", "abuse.ongoing"),
+    ("i'm frightened to be at home with him", "high", "abuse.ongoing"),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -212,4 +298,16 @@ NEGATIVE_CASES: list[str] = [
     "it's all planned for friday, the surprise party!",
     "i'll be waiting for you after school with snacks",
     "i'm counting down the days to my holiday!",
+    # round 32 hard negatives: the same words, no risk
+    "i'm done waiting for the bus, walking home",
+    "made my decision to go to rehab and i feel oddly calm about it",
+    "everything's arranged for the wedding on saturday and i feel calm about it",
+    "the towel is soaked after the swim",
+    "the kids in the car kept screaming on the rollercoaster ride",
+    "we drove to the beach and we're not going home till late",
+    "i stopped being scared of spiders after the course",
+    "my cat's going to the vet tomorrow",
+    "we're all going to die of boredom in this meeting lol",
+    "cut my finger cooking and couldn't get it to stop for a minute lol",
+    "watching the film where the hero climbs to the other side of the railing",
 ]

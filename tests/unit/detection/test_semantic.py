@@ -90,7 +90,8 @@ def test_it_only_raises() -> None:
     # Messages the rules miss are raised, with the stage's evidence and category.
     for text, level in (
         ("everything is arranged for tomorrow and i feel calm about it now", Level.IMMINENT),
-        ("honestly i'd be fine with not being alive any more", Level.HIGH),
+        # (round 32 taught the rules "fine with not being alive"; this one they still miss)
+        ("honestly it would be ok if i was just gone", Level.HIGH),
     ):
         rules, raised = screen(text), screen_thorough(text)
         assert rules.level < Level.HIGH
