@@ -163,6 +163,21 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("ending my life keeps creeping into my thoughts", "high", "suicide.thoughts"),
     ("my stepfather still climbs into my bed at night", "high", "abuse.ongoing"),
     ("i'm frightened to be at home with him", "high", "abuse.ongoing"),
+    # round 32, second part (from heldout32/33 after their held-out scoring)
+    ("i won't be around by the time my parents wake", "imminent", "suicide.final_message"),
+    (
+        "my ex is in the garden with a hammer and i'm hiding upstairs",
+        "imminent",
+        "abuse.attack_now",
+    ),
+    ("he's smashing all the windows and shouting my name", "imminent", "abuse.attack_now"),
+    ("the cord is tied. today is the day", "imminent", "suicide.means"),
+    ("most days i wish i had not woken up", "high", "suicide.wish"),
+    ("i never feel safe coming home, my stepmum hits me", "high", "abuse.ongoing"),
+    ("the wound on my arm won't stop and i'm going faint", "imminent", "self_harm.injury_faint"),
+    ("her fingertips have turned grey and she isn't breathing after she used", "imminent", None),
+    ("my mate won't wake up since they smoked", "imminent", "substance.intake_excess"),
+    ("partying every weekend and hoping some night i won't come back from it", "high", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -310,4 +325,10 @@ NEGATIVE_CASES: list[str] = [
     "we're all going to die of boredom in this meeting lol",
     "cut my finger cooking and couldn't get it to stop for a minute lol",
     "watching the film where the hero climbs to the other side of the railing",
+    "my karate belt is ready and tonight's the night of my grading",
+    "i won't be here when you get home, i'm at my mum's",
+    "i wish i hadn't woken up so early",
+    "i don't feel safe going home in the dark after the late shift",
+    "the cut on my knee won't close and i'm dizzy from the heat",
+    "he didn't respond after he used the new phone",
 ]
