@@ -10,7 +10,9 @@ default and not exposed by daphne), so the client sees 1006 and no reason. Here 
 limits default to ``chat.protocol.CLOSE_FRAME_CHARS`` (512 KiB) and ``failByDrop`` is turned
 off: autobahn then sends a close frame with 1009 at once, throws the rest of the frame away
 as it arrives (nothing is buffered) and closes the TCP connection on the client's close
-reply, or after its closing-handshake timeout of 1 s. Other failures (protocol errors,
+reply, or after a closing-handshake timeout of 5 s (autobahn's default is 1 s: too short
+for a client on a slow or busy link to finish uploading the rest of a large frame, after
+which it would only see a reset). Other failures (protocol errors,
 invalid UTF-8) likewise get their close code (1002, 1007) instead of a dropped connection,
 as RFC 6455 section 7.1.7 asks. Every other daphne option works as usual, and the two limits
 can still be set on the command line. The room and staff consumers still close a frame over
@@ -27,6 +29,9 @@ from daphne.server import Server
 
 from chat.protocol import CLOSE_FRAME_CHARS
 
+# How long a closing connection may take to answer our close frame before TCP is dropped.
+CLOSE_HANDSHAKE_SECONDS = 5
+
 
 class SizeLimitedServer(Server):
     """Daphne's server with autobahn's failByDrop off: a frame over the size limit is
@@ -37,7 +42,9 @@ class SizeLimitedServer(Server):
     ) -> None:
         # run() makes the WebSocket factory, then calls ready_callable, then runs the reactor.
         def ready() -> None:
-            self.ws_factory.setProtocolOptions(failByDrop=False)
+            self.ws_factory.setProtocolOptions(
+                failByDrop=False, closeHandshakeTimeout=CLOSE_HANDSHAKE_SECONDS
+            )
             if ready_callable is not None:
                 ready_callable()
 

@@ -43,5 +43,5 @@ def test_the_server_turns_fail_by_drop_off_once_the_factory_exists() -> None:
     )
     server.ws_factory = Factory()
     server.ready_callable()
-    assert server.ws_factory.options == {"failByDrop": False}
+    assert server.ws_factory.options == {"failByDrop": False, "closeHandshakeTimeout": 5}
     assert called == [1]
