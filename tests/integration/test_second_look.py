@@ -32,9 +32,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Indirect imminent-risk messages of the kinds the rules miss and the semantic stage was
 # trained to catch. The test takes the first that is so today (a later rule may catch one).
 INDIRECT = [
+    "i love you all. i can't do another day of this and tonight i'm not going to",
+    "sorry for being such a mess all these years. i'm finally letting you all off the hook tonight",
+    "he gets out of prison on tuesday and i'll be at the gate to settle it for good",
+    # Caught by the rules since round 32; kept in case the order above changes.
     "there's nothing left to sort. i'm ready and it's tonight",
-    "everything's arranged for tomorrow morning. i feel oddly calm about it",
-    "i've taken every pill in the house and i'm lying down now",
 ]
 
 
@@ -185,7 +187,7 @@ async def test_through_the_worker_staff_and_the_person_hear_within_seconds(
     sam = await connect(server, "/ws/rooms/evening-circle/", cookies["sam"])
     await asyncio.sleep(0.3)
     await alex.send(
-        f'{{"type": "message.send", "client_id": "late-1", "body": "{missed_by_the_rules}"}}'
+        json.dumps({"type": "message.send", "client_id": "late-1", "body": missed_by_the_rules})
     )
     assert (await wait_for(alex, "message.ack"))["status"] == "delivered"
     assert (await wait_for(sam, "message.new"))["client_id"] == "late-1"
