@@ -256,25 +256,25 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Called by the hub for every event of this room; never blocks."""
         if self.closing:
             return
-        # The next message in order, nothing queued before it and no replay or gap fill
-        # under way (the writer holds send_lock from the moment it takes an event): write
-        # the frame the hub made straight to the transport, in this same turn.
-        if (
-            self.direct is not None
-            and event.seq == self.last_seq + 1
-            and event.kind in "ms"
-            and self.queue.empty()
-            and not self.send_lock.locked()
-        ):
-            if event.kind == "s":
+        # Nothing queued before this event and no replay or gap fill under way (the writer
+        # holds send_lock from the moment it takes an event): handle it in this same turn,
+        # writing a message's frame (made once by the hub) straight to the transport.
+        if self.direct is not None and self.queue.empty() and not self.send_lock.locked():
+            if event.kind == "m" and event.seq == self.last_seq + 1:
+                written = self.direct(event.frame, settings.CHAT_SOCKET_BUFFER)
+                if written is Written.DONE:
+                    self.last_seq = event.seq
+                    return
+                if written is Written.TOO_SLOW:
+                    self._too_slow()
+                    return
+            elif event.kind == "s" and event.seq == self.last_seq + 1:
                 self.last_seq = event.seq
                 return
-            written = self.direct(event.frame, settings.CHAT_SOCKET_BUFFER)
-            if written is Written.DONE:
-                self.last_seq = event.seq
-                return
-            if written is Written.TOO_SLOW:
-                self._too_slow()
+            elif event.kind == "y" and not (self.behind and self.last_seq < self.behind):
+                # The sync loop's position, with no gap to fill: noted here, not queued,
+                # or a burst under way would take the slow way for every socket it reached.
+                self.behind = event.seq if event.seq > self.last_seq else 0
                 return
         try:
             self.queue.put_nowait(event)
