@@ -142,7 +142,9 @@ async def second_look_step() -> int:
         return 0
     total = 0
     for _ in range(SECOND_LOOK_BATCHES_PER_TICK):
-        taken, outbox = await database_sync_to_async(second_look_batch)()
+        # Not on the thread that serves the web process's other ORM calls: a batch is
+        # about 100 ms of model work.
+        taken, outbox = await database_sync_to_async(second_look_batch, thread_sensitive=False)()
         await send_outbox(outbox, _nobody)
         total += taken
         if taken < SECOND_LOOK_BATCH:
