@@ -198,6 +198,30 @@ def start_daphne(transactional_db: None) -> Iterator[Callable[..., ServerProcess
 
 
 @pytest.fixture
+def start_worker(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start the Procfile's worker (escalation ladder and second look), ticking every 0.2 s,
+    against the test database and Redis; ``env`` adds settings. Killed at the end."""
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "escalation_worker", "--interval", "0.2"],
+            cwd=REPO,
+            env=server_env(OPENBLAS_NUM_THREADS="1", **env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        workers.append(proc)
+        return proc
+
+    yield start
+    for proc in workers:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
 def start_uvicorn(transactional_db: None) -> Iterator[Callable[..., ServerProcess]]:
     """The same app under uvicorn, the drop-in alternative ASGI server."""
     started, start = _server_processes()

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import websockets
 
 from moderation.defaults import seed_defaults
-from tests.conftest import REPO, ServerProcess, World, server_env
+from tests.conftest import ServerProcess, World
 from tests.net import connect, next_frame, quiet, send, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -24,28 +23,6 @@ ACK_SECONDS = 3
 IDIOM = "that quiz show was killing me"
 HIGH = "i keep thinking everyone would be better off without me"
 IMMINENT = "I have the pills here, tonight is the night"
-
-
-@pytest.fixture
-def start_worker(transactional_db: None) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    workers: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "escalation_worker", "--interval", "0.2"],
-            cwd=REPO,
-            env=server_env(ESCALATION_ACK_SECONDS=str(ACK_SECONDS)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        workers.append(proc)
-        return proc
-
-    yield start
-    for proc in workers:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -58,11 +35,11 @@ async def test_the_escalation_ladder_across_processes(
     world: World,
     cookies: dict[str, str],
     start_daphne: Callable[..., ServerProcess],
-    start_worker: Callable[[], subprocess.Popen[bytes]],
+    start_worker: Callable[..., subprocess.Popen[bytes]],
 ) -> None:
     env = {"ESCALATION_ACK_SECONDS": str(ACK_SECONDS)}
     one, two = start_daphne(**env), start_daphne(**env)
-    worker = start_worker()
+    worker = start_worker(**env)
 
     alex = await connect(one, "/ws/rooms/evening-circle/", cookies["alex"])
     sam = await connect(one, "/ws/rooms/evening-circle/", cookies["sam"])
@@ -97,7 +74,7 @@ async def test_the_escalation_ladder_across_processes(
     # ...and again after the worker is killed and restarted: the ladder lives in the database.
     worker.kill()
     worker.wait(timeout=10)
-    start_worker()
+    start_worker(**env)
     again = await wait_for(casey, "escalation.updated", timeout=ACK_SECONDS + 5, overdue=True)
     assert again["tier"] == 3
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from moderation.detection import screen, screen_thorough, semantic
 from moderation.models import Escalation, Flag, FlagSource
 from moderation.second_look import second_look_batch
 from rooms.access import access_room
-from tests.conftest import REPO, ServerProcess, World, server_env
+from tests.conftest import ServerProcess, World
 from tests.net import connect, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,37 +150,16 @@ def test_two_workers_never_look_at_one_message_twice(
     ]
 
 
-@pytest.fixture
-def worker(transactional_db: None) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "escalation_worker", "--interval", "0.2"],
-            cwd=REPO,
-            env=server_env(OPENBLAS_NUM_THREADS="1"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 @pytest.mark.slow
 async def test_through_the_worker_staff_and_the_person_hear_within_seconds(
     world: World,
     cookies: dict[str, str],
     missed_by_the_rules: str,
     start_daphne: Callable[..., ServerProcess],
-    worker: Callable[[], subprocess.Popen[bytes]],
+    start_worker: Callable[..., subprocess.Popen[bytes]],
 ) -> None:
     server = start_daphne()
-    worker()
+    start_worker()
     fran = await connect(server, "/ws/staff/", cookies["fran"])
     alex = await connect(server, "/ws/rooms/evening-circle/", cookies["alex"])
     sam = await connect(server, "/ws/rooms/evening-circle/", cookies["sam"])
