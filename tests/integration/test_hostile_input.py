@@ -60,6 +60,13 @@ def test_the_parser_answers_every_text_with_a_frame_or_a_protocol_error(text: st
     assert refused.detail
 
 
+@pytest.fixture
+def no_rate_limit(settings: Any) -> None:
+    # Once per test, not once per generated case: each override nests Django's settings, and
+    # 10,000 of them exceed the recursion limit.
+    settings.CHAT_RATE_LIMIT = 0
+
+
 @hypothesis_settings(
     # 400 in every run of the suite; the long run (docs/reliability.md) sets 10,000.
     max_examples=int(os.environ.get("HOSTILE_CONSUMER_CASES", "400")),
@@ -68,9 +75,8 @@ def test_the_parser_answers_every_text_with_a_frame_or_a_protocol_error(text: st
 )
 @given(text=frames)
 async def test_the_consumer_survives_generated_frames(
-    world: World, cookies: dict[str, str], settings: Any, text: str
+    world: World, cookies: dict[str, str], no_rate_limit: None, text: str
 ) -> None:
-    settings.CHAT_RATE_LIMIT = 0
     alex = await open_room("evening-circle", cookies["alex"])
     before = await database_sync_to_async(Message.objects.count)()
     await send(alex, text)
