@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chat.models import Message
+from rooms.models import User
 
 Frame = dict[str, Any]
 GroupEvent = dict[str, Any]
@@ -50,9 +51,13 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
+def person_frame(user: User, role: str) -> Frame:
+    """How a person appears to others: never more than username, pseudonym and role."""
+    return {"username": user.username, "display_name": user.public_name, "role": role}
+
+
 def author_frame(message: Message, role: str) -> Frame:
-    author = message.author
-    return {"username": author.username, "display_name": author.public_name, "role": role}
+    return person_frame(message.author, role)
 
 
 def message_new(message: Message, *, role: str) -> Frame:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chat.events import Frame, Outbox, staff_event
+from chat.events import Frame, Outbox, person_frame, staff_event
 from chat.models import Presence, ServerProcess
 from rooms.access import RoomAccess
 from rooms.models import Membership, Room, User
@@ -46,15 +46,11 @@ def _live(now: datetime | None = None) -> QuerySet[Presence]:
     return Presence.objects.filter(process__seen_at__gte=cutoff)
 
 
-def _person(user: User, role: str) -> Frame:
-    return {"username": user.username, "display_name": user.public_name, "role": role}
-
-
 def _changed(room: Room, user: User, role: str, *, present: bool) -> Outbox:
     frame = {
         "type": "presence.changed",
         "room": room.slug,
-        "person": _person(user, role),
+        "person": person_frame(user, role),
         "present": present,
     }
     outbox = Outbox()
@@ -104,7 +100,7 @@ def room_presence(room_ids: Iterable[int]) -> list[Frame]:
     frames = []
     for room_id, room in sorted(rooms.items(), key=lambda item: item[1].title):
         people = [
-            _person(user, roles.get((room_id, user.pk), user.role))
+            person_frame(user, roles.get((room_id, user.pk), user.role))
             for user in sorted(present[room_id].values(), key=lambda u: u.public_name.lower())
         ]
         frames.append({"type": "room.presence", "room": room.slug, "present": people})

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,6 +79,31 @@ def world(db: None) -> World:
     join(people["morgan"], mentoring, MemberRole.MENTOR)
     join(people["alex"], mentoring)
     return World(**people, circle=circle, mentoring=mentoring)
+
+
+def at_once(work: Callable[[int], None], count: int, *, timeout: float = 120) -> None:
+    """Run ``work(0)`` .. ``work(count - 1)`` in threads released together by a barrier,
+    each on its own database connection (closed when it ends), as separate processes would;
+    re-raise the first thing any of them raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException as exc:  # surfaced below, in the test's own thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    if errors:
+        raise errors[0]
 
 
 def session_cookie(user: User) -> str:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from chat.models import Message
 from moderation.audit import AuditEvent
 from moderation.models import Escalation, EscalationState, Flag, FlagSource, StaffConnection
 from moderation.services import escalation_acknowledge, escalation_resolve, ladder_tick
-from tests.conftest import World
+from tests.conftest import World, at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -99,21 +97,12 @@ def test_two_workers_never_page_twice_in_one_period(world: World) -> None:
     for n in range(10):
         _escalation_n(world, n)
     now = timezone.now() + timedelta(seconds=5)
-    barrier = threading.Barrier(2)
     sent: list[int] = []
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            sent.append(len(_overdue_frames(ladder_tick(now=now))))
-        finally:
-            connections.close_all()
+    def worker(_: int) -> None:
+        sent.append(len(_overdue_frames(ladder_tick(now=now))))
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(worker, 2, timeout=30)
     assert sum(sent) == 10
     assert set(Escalation.objects.values_list("tier", flat=True)) == {2}
     assert AuditEvent.objects.filter(action="escalation.overdue").count() == 10

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from chat.events import Outbox
@@ -23,7 +21,7 @@ from moderation.detection import screen, screen_thorough, semantic
 from moderation.models import Escalation, Flag, FlagSource
 from moderation.second_look import second_look_batch
 from rooms.access import access_room
-from tests.conftest import ServerProcess, World
+from tests.conftest import ServerProcess, World, at_once
 from tests.net import connect, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,22 +125,13 @@ def test_two_workers_never_look_at_one_message_twice(
 ) -> None:
     for n in range(6):
         _post(world, "alex" if n % 2 else "sam", f"m-{n}", f"{missed_by_the_rules} ({n})")
-    barrier = threading.Barrier(2)
     taken: list[int] = []
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            while (count := second_look_batch(limit=2)[0]) > 0:
-                taken.append(count)
-        finally:
-            connections.close_all()
+    def worker(_: int) -> None:
+        while (count := second_look_batch(limit=2)[0]) > 0:
+            taken.append(count)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    at_once(worker, 2)
     assert sum(taken) == 6
     flagged = Flag.objects.filter(source=FlagSource.SECOND_LOOK)
     assert sorted(flagged.values_list("message__client_id", flat=True)) == [

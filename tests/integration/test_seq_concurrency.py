@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from chat.models import Message
 from chat.services import message_post
 from rooms.access import access_room
 from rooms.models import MemberRole, Room
-from tests.conftest import World, join, make_user
+from tests.conftest import World, at_once, join, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,26 +24,15 @@ def test_concurrent_writers_never_share_or_skip_a_seq(world: World, settings: ob
     writers = [make_user(f"writer{n}") for n in range(WRITERS)]
     for writer in writers:
         join(writer, world.circle, MemberRole.PARTICIPANT)
-    barrier = threading.Barrier(WRITERS)
-    errors: list[BaseException] = []
+    accesses = [access_room(user=writer, slug="evening-circle") for writer in writers]
 
     def write(user_index: int) -> None:
-        try:
-            access = access_room(user=writers[user_index], slug="evening-circle")
-            barrier.wait()
-            for n in range(EACH):
-                message_post(access=access, client_id=f"w{user_index}-{n}", body=f"hello {n}")
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for n in range(EACH):
+            message_post(
+                access=accesses[user_index], client_id=f"w{user_index}-{n}", body=f"hello {n}"
+            )
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    at_once(write, WRITERS)
     seqs = list(
         Message.objects.filter(room=world.circle).order_by("seq").values_list("seq", flat=True)
     )
@@ -60,21 +47,12 @@ def test_concurrent_writers_never_share_or_skip_a_seq(world: World, settings: ob
 def test_racing_duplicates_store_one_message(world: World) -> None:
     """The same client_id sent on two connections at once is stored once."""
     access = access_room(user=world.alex, slug="evening-circle")
-    barrier = threading.Barrier(4)
     results: list[int] = []
 
-    def write() -> None:
-        try:
-            barrier.wait()
-            results.append(message_post(access=access, client_id="dup", body="once").message.seq)
-        finally:
-            connections.close_all()
+    def write(_: int) -> None:
+        results.append(message_post(access=access, client_id="dup", body="once").message.seq)
 
-    threads = [threading.Thread(target=write) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(write, 4, timeout=30)
     assert len(results) == 4
     assert len(set(results)) == 1
     assert Message.objects.filter(client_id="dup").count() == 1
