@@ -28,8 +28,8 @@ from moderation.detection.assessment import NO_RISK, Assessment, Category, Evide
 from moderation.detection.lexicon import (
     Combo,
     ContextRule,
+    Gate,
     Lexicon,
-    Matcher,
     Rule,
     lexicon,
 )
@@ -88,17 +88,16 @@ class _Context:
         "_last_sentence",
         "_quotes",
         "_sentence_ends",
-        "keys",
         "live",
+        "live_words",
         "memo",
         "text",
-        "tokens",
     )
 
-    def __init__(self, text: str, keys: set[str], tokens: set[str]) -> None:
+    def __init__(self, text: str, live_words: int) -> None:
         self.text = text
-        self.keys = keys
-        self.tokens = tokens
+        # Bit i: contexts i of the gate passes its word tests (`_gate`).
+        self.live_words = live_words
         self._clauses: list[int] | None = None
         self._sentence_ends: list[int] | None = None
         # A signal's contexts ask for its sentence in turn: keep the last answer.
@@ -157,13 +156,11 @@ class _Context:
         return self._quotes
 
 
-def _live(context: ContextRule, facts: _Context) -> bool:
+def _live(context: ContextRule, facts: _Context, bit: int) -> bool:
     """Whether `context` can apply to any signal of the message (cached per message): its
     words are there; for a message-wide context, it matches; for quotes, there are some."""
-    if context.keys is not None and context.keys.isdisjoint(facts.keys):
-        live = False  # none of the words the context needs is in the message
-    elif any(map(facts.tokens.isdisjoint, context.words)):
-        live = False  # nor the whole words
+    if not facts.live_words >> bit & 1:
+        live = False  # the words the context needs are not in the message
     elif context.scope == "quote":
         live = bool(facts.quotes())
     elif context.scope == "message":
@@ -288,24 +285,57 @@ def _keys(text: str, tokens: set[str] | None = None) -> set[str]:
     return keys
 
 
-def _scan(
-    matcher: Matcher, text: str, keys: set[str], tokens: set[str], found: list[_Signal]
-) -> None:
+_TOKEN_BITS_LIMIT = 100_000  # the per-token table is cleared when it grows past this
+
+
+def _token_bits(gate: Gate, token: str) -> int:
+    """A token's bits in every slot of the gate (as a word for the keys and as a whole
+    word), kept in the gate's table."""
+    key_bits = gate.key_bits
+    bits = key_bits.get(token[:4], 0) | key_bits.get(token[:3], 0) | gate.word_bits.get(token, 0)
+    table = gate.token_bits
+    if len(table) >= _TOKEN_BITS_LIMIT:
+        table.clear()
+    table[token] = bits
+    return bits
+
+
+def _gate(gate: Gate, text: str, tokens: set[str]) -> int:
+    """The patterns (bit n) and contexts (bit size + i) whose word tests the message
+    passes: those of lexicon.Gate, every slot at once."""
+    if not _other_characters(text):  # the index's words are the tokens (nearly always)
+        table = gate.token_bits
+        found = list(map(table.get, tokens))
+        if None in found:
+            found = [table[t] if t in table else _token_bits(gate, t) for t in tokens]
+        bits = reduce(or_, found, gate.free)
+    else:
+        key_bits = gate.key_bits
+        bits = reduce(or_, filter(None, map(key_bits.get, _keys(text))), gate.free)
+        bits = reduce(or_, filter(None, map(gate.word_bits.get, tokens)), bits)
+    width = gate.width
+    passed = bits
+    for slot in range(1, gate.slots):
+        passed &= bits >> (slot * width)
+    return passed & ((1 << width) - 1)
+
+
+def _scan(lex: Lexicon, text: str, tokens: set[str], found: list[_Signal]) -> int:
     """Search for the patterns that can match, each once, in lexicon order (which signal
-    completes a combination follows that order).
+    completes a combination follows that order). Returns the gate's bits of the
+    contexts (bit i: contexts i passes the word tests).
 
     A pattern can match when the message has a word filed under one of its keys, a word
     for its second key, and a whole word of each of its word groups; most candidates
     fail one of these, and bit masks of pattern numbers sort them out in a few integer
-    operations. The regex search is the real test.
+    operations (`_gate`). The regex search is the real test.
     """
+    gate = lex.gate
+    assert gate is not None
+    matcher = lex.matcher
     size = matcher.size
-    keyed = reduce(or_, filter(None, map(matcher.key_masks.get, keys)), matcher.key_free)
-    can_match = keyed & (keyed >> size) & ((1 << size) - 1)
-    worded = reduce(or_, filter(None, map(matcher.word_masks.get, tokens)), matcher.word_free)
-    for _ in range(matcher.word_tests):
-        can_match &= worded
-        worded >>= size
+    passed = _gate(gate, text, tokens)
+    can_match = passed & ((1 << size) - 1)
     for character, needing in matcher.character_tests:
         if character not in text:
             can_match &= ~needing
@@ -324,6 +354,7 @@ def _scan(
             if not start or not text[start - 1].isalnum():  # matches begin at a word start
                 found.append(_new_signal((rule, start, end, False, rule.rank)))
             match = regex.search(text, end if end > start else start + 1)
+    return passed >> size
 
 
 def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
@@ -331,11 +362,10 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     norm = normalised.text
     found: list[_Signal] = []
     tokens = _tokens(norm)
-    keys = _keys(norm, tokens)
-    _scan(lex.matcher, norm, keys, tokens, found)
+    live_words = _scan(lex, norm, tokens, found)
     if not found:
         return _Analysis(normalised, (), ())
-    facts = _Context(norm, keys, tokens)
+    facts = _Context(norm, live_words)
     kept: list[_Signal] = []
     discounted: list[tuple[_Signal, str]] = []
     risk = [signal for signal in found if signal.rule.rank]
@@ -367,10 +397,10 @@ def _judge(
     for signal in signals:
         reason = None
         capped = False
-        for context in lex.rule_contexts[signal.rule.id]:
+        for context, bit in lex.rule_context_bits[signal.rule.id]:
             applies = live.get(context.id)
             if applies is None:
-                applies = _live(context, facts)
+                applies = _live(context, facts, bit)
             if applies and _applies(context, signal, facts):
                 if context.effect == "cap_watch":
                     capped = True

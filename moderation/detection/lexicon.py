@@ -135,6 +135,92 @@ class Lexicon:
     # tag -> bit mask of the combinations (bit n: combos[n]) that have it first / second.
     combos_by_first: dict[str, int] = field(default_factory=dict)
     combos_by_second: dict[str, int] = field(default_factory=dict)
+    # The matcher's key and word tests and those of the contexts, as one table (`Gate`).
+    gate: Gate | None = None
+    # rule id -> its contexts, each with its number in the gate (Gate.contexts).
+    rule_context_bits: dict[str, tuple[tuple[ContextRule, int], ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Every word test of the patterns and of the contexts, as bit masks of one layout, so
+    that a message needs one dict lookup per word and a few integer operations.
+
+    Bits are numbered in `slots` slots of `width` bits: within a slot, bit n < `size`
+    stands for pattern n, bit `size` + i for context i (`contexts`). Slot 0: the message
+    has a word filed under the key of the pattern (or context); slot 1: under its
+    `second` key; slot 2 + r: a whole word of its word group r. A test that a pattern or
+    context does not have is set in `free`. What passes every slot can match (a
+    pattern) or be live (a context, as far as words go).
+    """
+
+    size: int
+    width: int
+    slots: int
+    contexts: tuple[str, ...]
+    key_bits: dict[str, int]  # a word's key (first 4 or first 3 letters) -> bits
+    word_bits: dict[str, int]  # a whole word -> bits
+    free: int
+    # A token's key and word bits together, filled as tokens are seen (the detector's).
+    token_bits: dict[str, int] = field(default_factory=dict)
+
+
+def _build_gate(matcher: Matcher, contexts: Sequence[ContextRule]) -> Gate:
+    size = matcher.size
+    width = size + len(contexts)
+    slots = 2 + max(matcher.word_tests, max((len(c.words) for c in contexts), default=0))
+    key_bits: dict[str, int] = defaultdict(int)
+    word_bits: dict[str, int] = defaultdict(int)
+    free = 0
+    for number, keys in enumerate(_per_pattern_keys(matcher)):
+        if keys is None:
+            free |= 1 << number
+        for key in keys or ():
+            key_bits[key] |= 1 << number
+    for number, second in enumerate(matcher.second):
+        if second is None:
+            free |= 1 << (width + number)
+        for key in second or ():
+            key_bits[key] |= 1 << (width + number)
+    owners: list[tuple[int, tuple[frozenset[str], ...]]] = list(enumerate(matcher.words))
+    owners += [(size + i, context.words) for i, context in enumerate(contexts)]
+    for number, groups in owners:
+        for rank in range(slots - 2):
+            bit = 1 << ((2 + rank) * width + number)
+            if rank >= len(groups):
+                free |= bit
+            else:
+                for word in groups[rank]:
+                    word_bits[word] |= bit
+    for i, context in enumerate(contexts):
+        bit = size + i
+        if context.keys is None:
+            free |= 1 << bit
+        for key in context.keys or ():
+            key_bits[key] |= 1 << bit
+        free |= 1 << (width + bit)  # no second key
+    return Gate(
+        size=size,
+        width=width,
+        slots=slots,
+        contexts=tuple(context.id for context in contexts),
+        key_bits=dict(key_bits),
+        word_bits=dict(word_bits),
+        free=free,
+    )
+
+
+def _per_pattern_keys(matcher: Matcher) -> list[tuple[str, ...] | None]:
+    """The keys each pattern is filed under (None: always run)."""
+    keys: list[list[str] | None] = [[] for _ in range(matcher.size)]
+    for number in matcher.always:
+        keys[number] = None
+    for key, numbers in matcher.index.items():
+        for number in numbers:
+            entry = keys[number]
+            if entry is not None:
+                entry.append(key)
+    return [None if entry is None else tuple(entry) for entry in keys]
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -840,6 +926,7 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             raise LexiconError(f"combo {combo.id}: no rule has tags {sorted(unknown)}")
 
     matcher = _build_matcher(rules)
+    gate = _build_gate(matcher, list(contexts.values()))
     _parsed.cache_clear()
     _factored.cache_clear()
     return Lexicon(
@@ -853,6 +940,11 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         combo_partners=_combo_partners(combos),
         combos_by_first=_masks(len(combos), _filed([combo.first for combo in combos])),
         combos_by_second=_masks(len(combos), _filed([combo.second for combo in combos])),
+        gate=gate,
+        rule_context_bits={
+            rule.id: tuple((contexts[c], gate.contexts.index(c)) for c in rule.contexts)
+            for rule in rules
+        },
     )
 
 

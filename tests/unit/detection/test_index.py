@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from moderation.detection.detector import _keys, _scan, _Signal, _tokens
+from moderation.detection.detector import _scan, _Signal, _tokens
 from moderation.detection.lexicon import Rule, lexicon
 from moderation.detection.normalise import normalise
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
@@ -50,10 +50,8 @@ def test_indexed_scan_finds_what_a_full_scan_finds() -> None:
     lex = lexicon()
     for text in _texts():
         norm = normalise(text).text
-        keys = _keys(norm)
         found: list[_Signal] = []
-        tokens = _tokens(norm)
-        _scan(lex.matcher, norm, keys, tokens, found)
+        _scan(lex, norm, _tokens(norm), found)
         indexed = {(s.rule.id, s.start, s.end) for s in found}
         assert _full_scan(norm) == indexed, text
 
