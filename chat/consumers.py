@@ -271,6 +271,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             elif event.kind == "s" and event.seq == self.last_seq + 1:
                 self.last_seq = event.seq
                 return
+            elif event.kind in "ms" and event.seq <= self.last_seq:
+                return  # already sent: a publish that came late, after a gap fill or replay
             elif event.kind == "y" and not (self.behind and self.last_seq < self.behind):
                 # The sync loop's position, with no gap to fill: noted here, not queued,
                 # or a burst under way would take the slow way for every socket it reached.

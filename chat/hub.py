@@ -10,6 +10,13 @@ already holds. Sockets keep their own last seq, fill gaps from the database, and
 sync loop tells every socket each room's committed position every few seconds, so that a
 publish lost anywhere (Redis restart, a full queue) still reaches every client.
 
+Publishes can cross on the way (two senders, two processes): the hub puts a room's message
+events back in seq order, and when a gap stays open for ``REORDER_SECONDS`` it reads the
+missing seqs from the database once for the whole process, rather than each socket reading
+them for itself (300 queries in a room of 300, and every socket off the direct write path
+for the rest of the burst). What it passes on is what the publisher would have sent: a
+delivered message's frame, which every member may see, or a skip for anything else.
+
 Wire format, one Redis message per event (the frame text is never parsed again):
 ``m|seq|text`` a message.new frame; ``s|seq|`` a seq not for the room (held);
 ``c|user_id or -|0 or 1|text`` a control frame for the room or one user (1: then close);
@@ -41,6 +48,8 @@ SYNC_SECONDS = 2.0
 # How long the hub holds a message that overtook an earlier one (two senders' publishes
 # can cross on the way) before it lets sockets fetch the missing seq from the database.
 REORDER_SECONDS = 0.2
+# A gap wider than this is left to the sockets (and the sync loop), not read by the hub.
+MAX_HUB_FILL = 500
 
 
 @dataclass
@@ -50,6 +59,7 @@ class RoomOrder:
     last: int | None = None
     ahead: dict[int, str] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
+    filling: bool = False  # the hub is reading the gap's seqs from the database
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +103,29 @@ class RoomSocket(Protocol):
     room_id: int | None
     user_id: int
     session_key: str | None
+    last_seq: int
 
     def offer(self, event: HubEvent) -> None: ...
 
     def revoke(self) -> None: ...
+
+
+def _wires_for(room_id: int, seqs: list[int]) -> list[tuple[int, str]]:
+    """For seqs whose publish did not come: what their publishers sent, read back from the
+    database (a delivered message's frame, as a replay builds it; a skip for the rest)."""
+    from chat import events, selectors
+
+    delivered = selectors.messages_for_everyone(room_id=room_id, seqs=seqs)
+    roles = selectors.room_roles(room=room_id) if delivered else {}
+    wires = []
+    for seq in seqs:
+        message = delivered.get(seq)
+        if message is None:
+            wires.append((seq, encode_skip(seq)))
+        else:
+            frame = events.message_new(message, role=roles.get(message.author_id, "participant"))
+            wires.append((seq, encode_message(seq, events.encode(frame))))
+    return wires
 
 
 def _room_positions(room_ids: Iterable[int]) -> list[tuple[int, int]]:
@@ -195,30 +224,75 @@ class RoomHub:
             self._offer(room_id, wire)
             return
         seq = int(wire.split("|", 2)[1])
-        order = self._order.setdefault(room_id, RoomOrder())
+        order = self._order.get(room_id)
+        if order is None:
+            # Where the room's sockets stand: a first event that overtook another is then
+            # held like any other, not passed on as the new position.
+            known = max((s.last_seq for s in self.local[room_id]), default=0)
+            order = self._order[room_id] = RoomOrder(last=known or None)
         if order.last is not None and seq > order.last + 1:
             order.ahead[seq] = wire
-            if order.timer is None:
-                order.timer = asyncio.get_running_loop().call_later(
-                    REORDER_SECONDS, self._release, room_id
-                )
+            self._arm(room_id, order)
             return
         self._offer(room_id, wire)
         if order.last is None or seq > order.last:
             order.last = seq
-        while order.ahead and order.last + 1 in order.ahead:
+        self._advance(room_id, order)
+
+    def _advance(self, room_id: int, order: RoomOrder) -> None:
+        """Pass on what waited and is next in seq order."""
+        while order.ahead and order.last is not None and order.last + 1 in order.ahead:
             order.last += 1
             self._offer(room_id, order.ahead.pop(order.last))
         if not order.ahead and order.timer is not None:
             order.timer.cancel()
             order.timer = None
 
+    def _arm(self, room_id: int, order: RoomOrder) -> None:
+        if order.timer is None and not order.filling:
+            order.timer = asyncio.get_running_loop().call_later(
+                REORDER_SECONDS, self._release, room_id
+            )
+
     def _release(self, room_id: int) -> None:
-        """The gap did not close in time: pass on what waited; sockets fill from the DB."""
+        """The gap did not close in time: read the missing seqs once for the process."""
         order = self._order.get(room_id)
         if order is None:
             return
         order.timer = None
+        if not order.ahead or order.last is None:
+            return
+        missing = [s for s in range(order.last + 1, max(order.ahead)) if s not in order.ahead]
+        if not missing or len(missing) > MAX_HUB_FILL:
+            self._pass_ahead(room_id, order)
+            return
+        order.filling = True
+        asyncio.get_running_loop().create_task(self._fill_gap(room_id, missing))
+
+    async def _fill_gap(self, room_id: int, missing: list[int]) -> None:
+        try:
+            wires: list[tuple[int, str]] | None = await database_sync_to_async(_wires_for)(
+                room_id, missing
+            )
+        except Exception:
+            logger.warning("room hub: could not read a gap; sockets fill it", exc_info=True)
+            wires = None
+        order = self._order.get(room_id)
+        if order is None:
+            return  # the room's last socket left meanwhile
+        order.filling = False
+        if wires is None:
+            self._pass_ahead(room_id, order)
+            return
+        for seq, wire in wires:
+            if order.last is not None and seq > order.last:
+                order.ahead.setdefault(seq, wire)  # a publish that came meanwhile wins
+        self._advance(room_id, order)
+        if order.ahead:
+            self._arm(room_id, order)  # a newer gap opened while we read
+
+    def _pass_ahead(self, room_id: int, order: RoomOrder) -> None:
+        """Pass on everything that waited; each socket fills what it misses itself."""
         for seq in sorted(order.ahead):
             order.last = max(order.last or 0, seq)
             self._offer(room_id, order.ahead.pop(seq))

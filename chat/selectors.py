@@ -26,10 +26,20 @@ def visible_messages(
     )
 
 
+def messages_for_everyone(*, room_id: int, seqs: list[int]) -> dict[int, Message]:
+    """Of the room's messages with these seqs, the delivered ones (every member's to see)."""
+    return {
+        message.seq: message
+        for message in Message.objects.filter(
+            room_id=room_id, seq__in=seqs, status=MessageStatus.DELIVERED
+        ).select_related("author")
+    }
+
+
 def room_last_seq(*, room: Room) -> int:
     return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
 
 
-def room_roles(*, room: Room) -> dict[int, str]:
+def room_roles(*, room: Room | int) -> dict[int, str]:
     """Each member's role in the room, by user id (authors are shown with it)."""
     return dict(Membership.objects.filter(room=room).values_list("user_id", "role"))

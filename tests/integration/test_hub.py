@@ -84,3 +84,57 @@ async def test_a_lost_publish_is_recovered_by_the_sync_loop(
         == 1
     )
     await close_all(sam)
+
+
+async def test_a_gap_is_read_once_by_the_hub_not_by_every_socket(
+    world: World, cookies: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishes that crossed and a gap that did not close in time: the hub reads the
+    missing seqs from the database once, and no socket reads them for itself. A message
+    that is not every member's to see (held) becomes a skip, as its publish would have."""
+    from chat.consumers import RoomConsumer
+    from chat.models import MessageStatus
+    from chat.services import message_post
+    from rooms.access import access_room
+
+    monkeypatch.setattr(hub, "REORDER_SECONDS", 0.05)
+    alex = await open_room("evening-circle", cookies["alex"])
+    sam = await open_room("evening-circle", cookies["sam"])
+    socket_reads: list[tuple[int, int]] = []
+
+    def read_by_a_socket(self: RoomConsumer, after_seq: int, up_to: int) -> list[Any]:
+        socket_reads.append((after_seq, up_to))
+        return []
+
+    monkeypatch.setattr(RoomConsumer, "_frames_between", read_by_a_socket)
+
+    def store_four() -> list[str]:
+        access = access_room(user=world.alex, slug="evening-circle")
+        results = [
+            message_post(access=access, client_id=f"gap-{n}", body=f"gap {n}") for n in range(4)
+        ]
+        Message.objects.filter(seq=results[1].message.seq).update(status=MessageStatus.HELD)
+        return [hub.encode_message(r.message.seq, hub_text(r)) for r in results]
+
+    def hub_text(result: Any) -> str:
+        from chat import events
+
+        return events.encode(result.broadcast)
+
+    wires = await database_sync_to_async(store_four)()
+    the_hub = hub.get_hub()
+    the_hub.dispatch(world.circle.pk, wires[0])
+    the_hub.dispatch(world.circle.pk, wires[3])  # seqs 2 and 3 never published
+    for comm in (alex, sam):
+        got = [await recv(comm, timeout=3) for _ in range(3)]
+        assert [(f["seq"], f["client_id"]) for f in got] == [
+            (1, "gap-0"),
+            (3, "gap-2"),
+            (4, "gap-3"),
+        ]
+        # Read back from the database, the frame is the one its publish would have carried.
+        assert got[1]["author"] == got[0]["author"]
+        assert got[1].keys() == got[0].keys()
+        assert await nothing_more(comm, 0.3)
+    assert socket_reads == []
+    await close_all(alex, sam)

@@ -33,8 +33,9 @@ def test_a_message_event_carries_its_frame_made_once() -> None:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, last_seq: int = 0) -> None:
         self.seqs: list[int] = []
+        self.last_seq = last_seq
 
     def offer(self, event: HubEvent) -> None:
         self.seqs.append(event.seq)
@@ -51,12 +52,30 @@ async def test_crossed_publishes_are_put_back_in_order() -> None:
     assert socket.seqs == [1, 2, 3, 4, 5, 6]
 
 
-async def test_a_gap_that_never_closes_is_released(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_first_event_that_overtook_another_waits_for_it() -> None:
+    """The room's order starts from where its sockets stand, not from the first event."""
+    from chat.hub import RoomHub
+
+    hub = RoomHub("", "t")
+    socket = Recorder(last_seq=10)
+    hub.local[1] = {socket}
+    hub.dispatch(1, encode_message(12, "{}"))
+    assert socket.seqs == []
+    hub.dispatch(1, encode_message(11, "{}"))
+    assert socket.seqs == [11, 12]
+
+
+async def test_a_gap_the_hub_cannot_read_is_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the database cannot be read, what waited goes on; each socket fills its gap."""
     import asyncio
 
     from chat import hub as hub_module
 
+    def unreadable(room_id: int, seqs: list[int]) -> list[tuple[int, str]]:
+        raise ConnectionError("database away")
+
     monkeypatch.setattr(hub_module, "REORDER_SECONDS", 0.01)
+    monkeypatch.setattr(hub_module, "_wires_for", unreadable)
     hub = hub_module.RoomHub("", "t")
     socket = Recorder()
     hub.local[1] = {socket}
