@@ -33,7 +33,7 @@ from moderation.detection.lexicon import (
     Rule,
     lexicon,
 )
-from moderation.detection.normalise import Normalised, normalise
+from moderation.detection.normalise import Normalised, normalise_with_tokens, tokens
 
 # How many of the sender's recent messages are read, newest last.
 RECENT_LIMIT = 5
@@ -236,19 +236,12 @@ _ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(
 )
 _FIRST_4 = itemgetter(slice(None, 4))
 _FIRST_3 = itemgetter(slice(None, 3))
-# Whole words, for the patterns' word groups (lexicon._word_groups): runs of [a-z0-9].
-_TOKEN = re.compile(r"[a-z0-9]+")
-# For ASCII text the same runs come faster from a split once every other byte is a space.
-_ASCII_NON_TOKEN_TO_SPACE = bytes(
-    c if chr(c) in string.ascii_lowercase + string.digits else ord(" ") for c in range(256)
-)
 
 
-def _tokens(text: str) -> set[str]:
-    """The message's whole words: its runs of [a-z0-9]."""
-    if text.isascii():
-        return set(text.encode().translate(_ASCII_NON_TOKEN_TO_SPACE).decode().split())
-    return set(_TOKEN.findall(text))
+def _tokens(text: str) -> list[str]:
+    """The message's whole words: its runs of [a-z0-9] (for the patterns' word groups,
+    lexicon._word_groups)."""
+    return tokens(text)
 
 
 # A character that is neither in a token nor a separator of the index's words. Without
@@ -300,7 +293,7 @@ def _token_bits(gate: Gate, token: str) -> int:
     return bits
 
 
-def _gate(gate: Gate, text: str, tokens: set[str]) -> int:
+def _gate(gate: Gate, text: str, tokens: list[str]) -> int:
     """The patterns (bit n) and contexts (bit size + i) whose word tests the message
     passes: those of lexicon.Gate, every slot at once."""
     if not _other_characters(text):  # the index's words are the tokens (nearly always)
@@ -320,7 +313,7 @@ def _gate(gate: Gate, text: str, tokens: set[str]) -> int:
     return passed & ((1 << width) - 1)
 
 
-def _scan(lex: Lexicon, text: str, tokens: set[str], found: list[_Signal]) -> int:
+def _scan(lex: Lexicon, text: str, tokens: list[str], found: list[_Signal]) -> int:
     """Search for the patterns that can match, each once, in lexicon order (which signal
     completes a combination follows that order). Returns the gate's bits of the
     contexts (bit i: contexts i passes the word tests).
@@ -358,11 +351,10 @@ def _scan(lex: Lexicon, text: str, tokens: set[str], found: list[_Signal]) -> in
 
 
 def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
-    normalised = normalise(text)
+    normalised, words = normalise_with_tokens(text)
     norm = normalised.text
     found: list[_Signal] = []
-    tokens = _tokens(norm)
-    live_words = _scan(lex, norm, tokens, found)
+    live_words = _scan(lex, norm, tokens(norm) if words is None else words, found)
     if not found:
         return _Analysis(normalised, (), ())
     facts = _Context(norm, live_words)
@@ -394,10 +386,18 @@ def _judge(
     discounted: list[tuple[_Signal, str]],
 ) -> None:
     live = facts.live
+    live_words = facts.live_words
+    rule_contexts = lex.rule_context_bits
     for signal in signals:
+        mask, contexts = rule_contexts[signal.rule.id]
+        if not mask & live_words:  # none of its contexts has its words in the message
+            kept.append(signal)
+            continue
         reason = None
         capped = False
-        for context, bit in lex.rule_context_bits[signal.rule.id]:
+        for context, bit in contexts:
+            if not live_words >> bit & 1:
+                continue
             applies = live.get(context.id)
             if applies is None:
                 applies = _live(context, facts, bit)

@@ -941,11 +941,18 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         combos_by_first=_masks(len(combos), _filed([combo.first for combo in combos])),
         combos_by_second=_masks(len(combos), _filed([combo.second for combo in combos])),
         gate=gate,
-        rule_context_bits={
-            rule.id: tuple((contexts[c], gate.contexts.index(c)) for c in rule.contexts)
-            for rule in rules
-        },
+        rule_context_bits={rule.id: _context_bits(rule, contexts, gate) for rule in rules},
     )
+
+
+def _context_bits(
+    rule: Rule, contexts: dict[str, ContextRule], gate: Gate
+) -> tuple[int, tuple[tuple[ContextRule, int], ...]]:
+    numbered = tuple((contexts[c], gate.contexts.index(c)) for c in rule.contexts)
+    mask = 0
+    for _, number in numbered:
+        mask |= 1 << number
+    return mask, numbered
 
 
 def _combo_partners(combos: Iterable[Combo]) -> dict[str, frozenset[str]]:
