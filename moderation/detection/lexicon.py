@@ -137,8 +137,11 @@ class Lexicon:
     combos_by_second: dict[str, int] = field(default_factory=dict)
     # The matcher's key and word tests and those of the contexts, as one table (`Gate`).
     gate: Gate | None = None
-    # rule id -> its contexts, each with its number in the gate (Gate.contexts).
-    rule_context_bits: dict[str, tuple[tuple[ContextRule, int], ...]] = field(default_factory=dict)
+    # rule id -> the mask of its contexts' numbers in the gate (bit i: Gate.contexts[i])
+    # and its contexts in order, each with its number.
+    rule_context_bits: dict[str, tuple[int, tuple[tuple[ContextRule, int], ...]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)
