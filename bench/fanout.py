@@ -3,13 +3,15 @@
     python bench/fanout.py [--sizes 10,100,300] [--servers raw,daphne,uvicorn] [--quick]
 
 Servers: raw, daphne, uvicorn, and daphnex2 / uvicornx2 (two processes sharing Redis, the
-clients spread over both). For each server and room size: a burst (5 senders x 40 messages back to back) and a steady
+clients spread over both). For each server and room size: a burst (5 senders x --burst-each messages, default 100, back to back) and a steady
 load (10 messages a second for 10 s). Printed per run: deliveries per second (summed over
 receivers), send-to-receipt latency p50/p99/max, messages lost and duplicated (after the
 product's clients resume by seq), server CPU microseconds per delivery and peak memory.
 
-All clients are asyncio WebSocket clients in this process, signed in as real users of the
-demo world (seed_demo --crowd N). All traffic is on 127.0.0.1; every loop is bounded.
+All clients are lean asyncio WebSocket clients in this process (bench/wsclient.py: no
+per-frame task or JSON decode, so that the load generator costs far less per delivery
+than the servers it measures; its own CPU per delivery is printed as `client us`), signed
+in as real users of the demo world (seed_demo --crowd N). All traffic is on 127.0.0.1; every loop is bounded.
 Uses DATABASE_URL and REDIS_URL when set, else the embedded database and in-memory layer.
 """
 
@@ -20,95 +22,67 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
+import wsclient
 from harness import Server, bench_env, percentile, prepare_world, server, sessions_for
 
-BURST_SENDERS, BURST_EACH = 5, 40
+BURST_SENDERS = 5
 STEADY_RATE, STEADY_SECONDS = 10.0, 10.0
 DRAIN_TIMEOUT = 60.0
 
 
-@dataclass
-class Receiver:
-    name: str
-    seqs: list[int] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    last_receipt: float = 0.0
-    last_ack: float = 0.0
-    acks: dict[str, int] = field(default_factory=dict)
+def _path(kind: str) -> str:
+    return "/" if kind == "raw" else "/ws/rooms/evening-circle/"
 
 
-async def _read(ws: Any, receiver: Receiver) -> None:
-    async for text in ws:
-        now = time.perf_counter()
-        frame = json.loads(text)
-        kind = frame["type"]
-        if kind == "message.new":
-            receiver.seqs.append(frame["seq"])
-            receiver.last_receipt = now
-            body = frame["body"]
-            if body.startswith("t="):
-                receiver.latencies.append(now - float(body[2:].split(" ", 1)[0]))
-        elif kind == "message.ack":
-            receiver.acks[frame["client_id"]] = frame["seq"]
-            receiver.last_ack = now
-
-
-def _url(target: Server, kind: str) -> str:
-    return (
-        f"ws://127.0.0.1:{target.port}/"
-        if kind == "raw"
-        else f"ws://127.0.0.1:{target.port}/ws/rooms/evening-circle/"
-    )
+def _cpu_seconds() -> float:
+    """This process's CPU time: the load generator's own cost per delivery."""
+    return time.process_time()
 
 
 async def run_load(
-    targets: list[Server], kind: str, cookies: list[str], mode: str
+    targets: list[Server], kind: str, cookies: list[str], mode: str, burst_each: int
 ) -> dict[str, Any]:
     """Clients are spread over ``targets`` round robin (senders too); CPU is summed."""
     target = targets[0]
-    receivers = [Receiver(str(n)) for n in range(len(cookies))]
     sockets = []
     for index, cookie in enumerate(cookies):
         near = targets[index % len(targets)]
         sockets.append(
-            await websockets.connect(
-                _url(near, kind),
-                additional_headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{near.port}"},
-                max_queue=None,
-                compression=None,
-                open_timeout=30,
+            await wsclient.connect(
+                near.port,
+                _path(kind),
+                {"Cookie": cookie, "Origin": f"http://127.0.0.1:{near.port}"},
             )
         )
-    readers = [asyncio.create_task(_read(ws, r)) for ws, r in zip(sockets, receivers, strict=True)]
+    tallies = [s.tally for s in sockets]
     await asyncio.sleep(1.0)
     cpu_before = sum(t.cpu_seconds() for t in targets)
+    client_cpu_before = _cpu_seconds()
     started = time.perf_counter()
     tag = f"{mode}-{time.time_ns()}"
     if mode == "burst":
         senders = sockets[:BURST_SENDERS]
-
-        async def blast(index: int, ws: Any) -> None:
-            for n in range(BURST_EACH):
+        # Back to back, as fast as the transports take them; interleaved over the senders.
+        for n in range(burst_each):
+            for index, ws in enumerate(senders):
                 body = f"t={time.perf_counter()} burst"
-                await ws.send(
+                ws.send_text(
                     json.dumps(
                         {"type": "message.send", "client_id": f"{tag}-{index}-{n}", "body": body}
                     )
                 )
-
-        await asyncio.gather(*(blast(i, ws) for i, ws in enumerate(senders)))
-        expected = BURST_SENDERS * BURST_EACH
+            await asyncio.sleep(0)
+        expected = BURST_SENDERS * burst_each
     else:
         ws = sockets[0]
         count = int(STEADY_RATE * STEADY_SECONDS)
         for n in range(count):
             due = started + n / STEADY_RATE
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            await ws.send(
+            ws.send_text(
                 json.dumps(
                     {
                         "type": "message.send",
@@ -120,23 +94,21 @@ async def run_load(
         expected = count
     # Wait until every receiver has every message, or the drain timeout.
     deadline = time.perf_counter() + DRAIN_TIMEOUT
-    while time.perf_counter() < deadline and any(len(set(r.seqs)) < expected for r in receivers):
+    while time.perf_counter() < deadline and any(len(set(t.seqs)) < expected for t in tallies):
         await asyncio.sleep(0.05)
-    finished = max((r.last_receipt for r in receivers), default=started)
+    finished = max((t.last_receipt for t in tallies), default=started)
     cpu = sum(t.cpu_seconds() for t in targets) - cpu_before
-    acked = sorted({seq for r in receivers for cid, seq in r.acks.items() if cid.startswith(tag)})
-    delivered = sum(len(r.seqs) for r in receivers)
-    duplicated = sum(len(r.seqs) - len(set(r.seqs)) for r in receivers)
-    missing = [set(acked) - set(r.seqs) for r in receivers]
+    client_cpu = _cpu_seconds() - client_cpu_before
+    acked = sorted({seq for t in tallies for cid, seq in t.acks.items() if cid.startswith(tag)})
+    delivered = sum(len(t.seqs) for t in tallies)
+    duplicated = sum(len(t.seqs) - len(set(t.seqs)) for t in tallies)
+    missing = [set(acked) - set(t.seqs) for t in tallies]
     lost_before_resume = sum(len(m) for m in missing)
     lost = lost_before_resume
     if kind != "raw" and lost_before_resume:
         lost = await _resume_missing(target, cookies, missing)
-    for task in readers:
-        task.cancel()
-    for ws in sockets:
-        await ws.close()
-    latencies = [x for r in receivers for x in r.latencies]
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    latencies = [x for t in tallies for x in t.latencies]
     elapsed = max(finished - started, 1e-9)
     return {
         "deliveries_per_s": delivered / elapsed,
@@ -147,10 +119,11 @@ async def run_load(
         "lost": lost,
         "duplicated": duplicated,
         "cpu_us_per_delivery": cpu / max(delivered, 1) * 1e6,
+        "client_us_per_delivery": client_cpu / max(delivered, 1) * 1e6,
         "peak_mib": sum(t.peak_rss_mib() for t in targets),
-        "acks_s": max(r.last_ack for r in receivers) - started,
+        "acks_s": max(t.last_ack for t in tallies) - started,
         "drain_s": finished - started,
-        "expected": expected * len(receivers),
+        "expected": expected * len(tallies),
         "delivered": delivered,
     }
 
@@ -186,6 +159,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,300")
     parser.add_argument("--servers", default="raw,daphne,uvicorn")
     parser.add_argument("--modes", default="burst,steady")
+    parser.add_argument(
+        "--burst-each", type=int, default=100, help="messages per sender in a burst"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = args.servers.split(",")
@@ -195,7 +171,7 @@ def main() -> None:
     names = [f"peer{n:03d}" for n in range(1, max(sizes) + 1)]
     sessions = sessions_for(env, names)
     cookies = [sessions[n] for n in names]
-    header = f"{'server':<8} {'room':>5} {'load':<6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'dup':>4} {'cpu us/dlv':>10} {'peak MiB':>9}"
+    header = f"{'server':<8} {'room':>5} {'load':<6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'dup':>4} {'cpu us/dlv':>10} {'client us':>9} {'peak MiB':>9}"
     print(header)
     results = {}
     for kind in kinds:
@@ -207,11 +183,13 @@ def main() -> None:
                         stack.enter_context(server(env, kind.removesuffix("x2")))
                         for _ in range(count)
                     ]
-                    row = asyncio.run(run_load(targets, kind, cookies[:size], mode))
+                    row = asyncio.run(
+                        run_load(targets, kind, cookies[:size], mode, args.burst_each)
+                    )
                 results[(kind, size, mode)] = row
                 print(
                     f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-                    f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['peak_mib']:>9.1f}"
+                    f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['client_us_per_delivery']:>9.1f} {row['peak_mib']:>9.1f}"
                     f"  acked by {row['acks_s']:.2f} s, all received by {row['drain_s']:.2f} s"
                     + (
                         f"  (lost before resume: {row['lost_before_resume']})"

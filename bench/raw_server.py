@@ -37,7 +37,8 @@ async def handler(ws: ServerConnection) -> None:
                         "client_id": frame["client_id"],
                         "seq": seq,
                         "status": "delivered",
-                    }
+                    },
+                    separators=(",", ":"),
                 )
             )
             new = json.dumps(

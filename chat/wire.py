@@ -94,14 +94,31 @@ def _uvicorn_writer(send: Any) -> DirectWriter | None:
     owner: Any = getattr(send, "__self__", None)
     if not isinstance(owner, WebSocketsSansIOProtocol):
         return None
+    # An asyncio transport sends at once on every write (one system call per frame per
+    # socket); twisted's waits for the loop's next turn and sends what gathered. Frames
+    # written in one turn are gathered here the same way and sent with one write, before
+    # anything the server writes in a later turn.
+    pending: list[bytes] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        frames, held = b"".join(pending), 0
+        pending.clear()
+        if not (owner.close_sent or owner.transport.is_closing()):
+            owner.transport.write(frames)
 
     def write(frame: bytes, limit: int) -> Written:
+        nonlocal held
         transport = owner.transport
         if not owner.handshake_complete or owner.close_sent or transport.is_closing():
             return Written.USE_SEND
-        if transport.get_write_buffer_size() > limit:
+        if transport.get_write_buffer_size() + held > limit:
             return Written.TOO_SLOW
-        transport.write(frame)
+        if not pending:
+            owner.loop.call_soon(flush)
+        pending.append(frame)
+        held += len(frame)
         return Written.DONE
 
     return write
