@@ -14,12 +14,17 @@ server's own is safe: each side writes complete frames synchronously, and uncomp
 frames are valid whatever the server negotiated (RFC 7692 section 6). With any other server,
 before the handshake completes or once the socket is closing, frames go through ``send``.
 
+Frames a socket is given in one turn of the event loop are joined and written once at the
+end of the turn (in a burst, one system call per socket per turn, not one per frame); under
+daphne, a plain TCP socket with nothing in twisted's buffers is sent to directly.
+
 The transport's own buffer is bounded here (``CHAT_SOCKET_BUFFER`` bytes): a reader that
 falls that far behind is closed as too slow, and its client resumes by seq.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import struct
@@ -56,12 +61,45 @@ def text_frame(text: str) -> bytes:
     return header + payload
 
 
+def _gathering(
+    is_open: Callable[[], bool], backlog: Callable[[], int], emit: Callable[[bytes], None]
+) -> DirectWriter:
+    """A writer that joins the frames a socket is given in one turn of the event loop and
+    writes them once, at the end of the turn (in a burst, one system call per socket per
+    turn instead of one per frame). Whatever the server writes itself in a later turn
+    comes after them; nothing is written once the socket is closing."""
+    pending: list[bytes] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        frames, held = b"".join(pending), 0
+        pending.clear()
+        if is_open():
+            emit(frames)
+
+    def write(frame: bytes, limit: int) -> Written:
+        nonlocal held
+        if not is_open():
+            return Written.USE_SEND
+        if backlog() + held > limit:
+            return Written.TOO_SLOW
+        if not pending:
+            asyncio.get_running_loop().call_soon(flush)
+        pending.append(frame)
+        held += len(frame)
+        return Written.DONE
+
+    return write
+
+
 def _daphne_writer(send: Any) -> DirectWriter | None:
     # daphne hands each connection ``functools.partial(server.handle_reply, protocol)``.
     if not isinstance(send, functools.partial) or not send.args:
         return None
     try:
         from daphne.server import Server
+        from twisted.internet.tcp import Server as PlainTCP
     except ImportError:
         return None
     owner = getattr(send.func, "__self__", None)
@@ -69,18 +107,32 @@ def _daphne_writer(send: Any) -> DirectWriter | None:
         return None
     protocol = send.args[0]
 
-    def write(frame: bytes, limit: int) -> Written:
-        transport = protocol.transport
-        if protocol.state != protocol.STATE_OPEN or transport is None:
-            return Written.USE_SEND
-        # twisted keeps what the kernel did not take yet in these two buffers.
-        pending = len(getattr(transport, "dataBuffer", b"")) + getattr(transport, "_tempDataLen", 0)
-        if pending > limit:
-            return Written.TOO_SLOW
-        transport.write(frame)
-        return Written.DONE
+    def is_open() -> bool:
+        return bool(protocol.state == protocol.STATE_OPEN and protocol.transport is not None)
 
-    return write
+    def backlog() -> int:
+        # twisted keeps what the kernel did not take yet in these two buffers.
+        transport = protocol.transport
+        return len(getattr(transport, "dataBuffer", b"")) + getattr(transport, "_tempDataLen", 0)
+
+    def emit(frames: bytes) -> None:
+        transport = protocol.transport
+        # A plain TCP socket with nothing left in twisted's buffers takes the bytes at once,
+        # without twisted registering the socket for writing and back for this one send
+        # (two epoll calls per socket per turn). Anything else (TLS, a backlog) goes
+        # through twisted, which keeps it in order behind what it holds.
+        if type(transport) is PlainTCP and transport.connected and not backlog():
+            try:
+                sent = transport.socket.send(frames)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return  # the connection is gone; twisted sees it on its next read
+            frames = frames[sent:]
+        if frames:
+            transport.write(frames)
+
+    return _gathering(is_open, backlog, emit)
 
 
 def _uvicorn_writer(send: Any) -> DirectWriter | None:
@@ -94,34 +146,19 @@ def _uvicorn_writer(send: Any) -> DirectWriter | None:
     owner: Any = getattr(send, "__self__", None)
     if not isinstance(owner, WebSocketsSansIOProtocol):
         return None
-    # An asyncio transport sends at once on every write (one system call per frame per
-    # socket); twisted's waits for the loop's next turn and sends what gathered. Frames
-    # written in one turn are gathered here the same way and sent with one write, before
-    # anything the server writes in a later turn.
-    pending: list[bytes] = []
-    held = 0
 
-    def flush() -> None:
-        nonlocal held
-        frames, held = b"".join(pending), 0
-        pending.clear()
-        if not (owner.close_sent or owner.transport.is_closing()):
-            owner.transport.write(frames)
+    def is_open() -> bool:
+        return bool(
+            owner.handshake_complete and not owner.close_sent and not owner.transport.is_closing()
+        )
 
-    def write(frame: bytes, limit: int) -> Written:
-        nonlocal held
-        transport = owner.transport
-        if not owner.handshake_complete or owner.close_sent or transport.is_closing():
-            return Written.USE_SEND
-        if transport.get_write_buffer_size() + held > limit:
-            return Written.TOO_SLOW
-        if not pending:
-            owner.loop.call_soon(flush)
-        pending.append(frame)
-        held += len(frame)
-        return Written.DONE
+    def backlog() -> int:
+        return int(owner.transport.get_write_buffer_size())
 
-    return write
+    def emit(frames: bytes) -> None:
+        owner.transport.write(frames)  # asyncio sends at once what the kernel takes
+
+    return _gathering(is_open, backlog, emit)
 
 
 def direct_writer(send: Any) -> DirectWriter | None:
