@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
+import statistics
 import time
 from typing import Any
 
@@ -162,6 +164,12 @@ def main() -> None:
     parser.add_argument(
         "--burst-each", type=int, default=100, help="messages per sender in a burst"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every configuration this many times, interleaved; ratios are of medians",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = args.servers.split(",")
@@ -173,46 +181,55 @@ def main() -> None:
     cookies = [sessions[n] for n in names]
     header = f"{'server':<8} {'room':>5} {'load':<6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'dup':>4} {'cpu us/dlv':>10} {'client us':>9} {'peak MiB':>9}"
     print(header)
-    results = {}
-    for kind in kinds:
-        for size in sizes:
-            for mode in modes:
-                with contextlib.ExitStack() as stack:
-                    count = 2 if kind.endswith("x2") else 1
-                    targets = [
-                        stack.enter_context(server(env, kind.removesuffix("x2")))
-                        for _ in range(count)
-                    ]
-                    row = asyncio.run(
-                        run_load(targets, kind, cookies[:size], mode, args.burst_each)
-                    )
-                results[(kind, size, mode)] = row
-                print(
-                    f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-                    f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['client_us_per_delivery']:>9.1f} {row['peak_mib']:>9.1f}"
-                    f"  acked by {row['acks_s']:.2f} s, all received by {row['drain_s']:.2f} s"
-                    + (
-                        f"  (lost before resume: {row['lost_before_resume']})"
-                        if row["lost_before_resume"]
-                        else ""
-                    ),
-                    flush=True,
-                )
+    results: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    # Each size and load runs on every server one after the other: ratios of close runs.
+    for _, size, mode, kind in itertools.product(range(args.repeat), sizes, modes, kinds):
+        with contextlib.ExitStack() as stack:
+            count = 2 if kind.endswith("x2") else 1
+            targets = [
+                stack.enter_context(server(env, kind.removesuffix("x2"))) for _ in range(count)
+            ]
+            row = asyncio.run(run_load(targets, kind, cookies[:size], mode, args.burst_each))
+        results.setdefault((kind, size, mode), []).append(row)
+        print(
+            f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+            f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['client_us_per_delivery']:>9.1f} {row['peak_mib']:>9.1f}"
+            f"  acked by {row['acks_s']:.2f} s, all received by {row['drain_s']:.2f} s"
+            + (
+                f"  (lost before resume: {row['lost_before_resume']})"
+                if row["lost_before_resume"]
+                else ""
+            ),
+            flush=True,
+        )
+    _print_ratios(results, sizes)
+
+
+def _print_ratios(
+    results: dict[tuple[str, int, str], list[dict[str, Any]]], sizes: list[int]
+) -> None:
+    """Burst deliveries per second as ratios of medians; each run's own ratio in brackets
+    (runs of the same repetition ran one after the other)."""
+
+    def ratio(top: str, bottom: str, size: int) -> None:
+        over, under = results.get((top, size, "burst")), results.get((bottom, size, "burst"))
+        if not over or not under:
+            return
+        median = statistics.median(r["deliveries_per_s"] for r in over) / statistics.median(
+            r["deliveries_per_s"] for r in under
+        )
+        each = " ".join(
+            f"{a['deliveries_per_s'] / b['deliveries_per_s']:.2f}"
+            for a, b in zip(over, under, strict=False)
+        )
+        print(
+            f"{top} / {bottom}, room of {size}, burst deliveries per second: {median:.2f}  (runs: {each})"
+        )
+
     for size in sizes:
-        one, two = results.get(("daphne", size, "burst")), results.get(("daphnex2", size, "burst"))
-        if one and two:
-            print(
-                f"2 daphne processes / 1, room of {size}, burst deliveries per second: {two['deliveries_per_s'] / one['deliveries_per_s']:.2f}"
-            )
-        raw = results.get(("raw", size, "burst"))
-        if not raw:
-            continue
-        for kind in ("daphne", "uvicorn"):
-            row = results.get((kind, size, "burst"))
-            if row:
-                print(
-                    f"{kind} / raw, room of {size}, burst deliveries per second: {row['deliveries_per_s'] / raw['deliveries_per_s']:.2f}"
-                )
+        ratio("daphnex2", "daphne", size)
+        ratio("daphne", "raw", size)
+        ratio("uvicorn", "raw", size)
 
 
 if __name__ == "__main__":
