@@ -22,8 +22,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import websockets
@@ -37,6 +39,16 @@ DRAIN_TIMEOUT = 60.0
 
 def _path(kind: str) -> str:
     return "/" if kind == "raw" else "/ws/rooms/evening-circle/"
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (/proc/stat): what
+    the servers, the load generator, PostgreSQL, Redis and the kernel's loopback TCP
+    together left idle."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
 
 
 def _cpu_seconds() -> float:
@@ -63,6 +75,7 @@ async def run_load(
     await asyncio.sleep(1.0)
     cpu_before = sum(t.cpu_seconds() for t in targets)
     client_cpu_before = _cpu_seconds()
+    machine_before = _machine_busy()
     started = time.perf_counter()
     tag = f"{mode}-{time.time_ns()}"
     if mode == "burst":
@@ -101,6 +114,8 @@ async def run_load(
     finished = max((t.last_receipt for t in tallies), default=started)
     cpu = sum(t.cpu_seconds() for t in targets) - cpu_before
     client_cpu = _cpu_seconds() - client_cpu_before
+    machine_after = _machine_busy()
+    busy = (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1e-9)
     acked = sorted({seq for t in tallies for cid, seq in t.acks.items() if cid.startswith(tag)})
     delivered = sum(len(t.seqs) for t in tallies)
     duplicated = sum(len(t.seqs) - len(set(t.seqs)) for t in tallies)
@@ -122,6 +137,7 @@ async def run_load(
         "duplicated": duplicated,
         "cpu_us_per_delivery": cpu / max(delivered, 1) * 1e6,
         "client_us_per_delivery": client_cpu / max(delivered, 1) * 1e6,
+        "machine_busy": busy,
         "peak_mib": sum(t.peak_rss_mib() for t in targets),
         "acks_s": max(t.last_ack for t in tallies) - started,
         "drain_s": finished - started,
@@ -179,7 +195,7 @@ def main() -> None:
     names = [f"peer{n:03d}" for n in range(1, max(sizes) + 1)]
     sessions = sessions_for(env, names)
     cookies = [sessions[n] for n in names]
-    header = f"{'server':<8} {'room':>5} {'load':<6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'dup':>4} {'cpu us/dlv':>10} {'client us':>9} {'peak MiB':>9}"
+    header = f"{'server':<8} {'room':>5} {'load':<6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'dup':>4} {'cpu us/dlv':>10} {'client us':>9} {'busy %':>6} {'peak MiB':>9}"
     print(header)
     results: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     # Each size and load runs on every server one after the other: ratios of close runs.
@@ -193,7 +209,7 @@ def main() -> None:
         results.setdefault((kind, size, mode), []).append(row)
         print(
             f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
-            f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['client_us_per_delivery']:>9.1f} {row['peak_mib']:>9.1f}"
+            f"{row['max_ms']:>8.1f} {row['lost']:>5} {row['duplicated']:>4} {row['cpu_us_per_delivery']:>10.1f} {row['client_us_per_delivery']:>9.1f} {row['machine_busy'] * 100:>6.0f} {row['peak_mib']:>9.1f}"
             f"  acked by {row['acks_s']:.2f} s, all received by {row['drain_s']:.2f} s"
             + (
                 f"  (lost before resume: {row['lost_before_resume']})"
