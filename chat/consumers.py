@@ -57,6 +57,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     presence_id: int | None = None
     # Writes a message frame straight to the transport, when the server allows (chat.wire).
     direct: DirectWriter | None = None
+    buffer_limit: int = 0
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Handlers reach the ORM only through database_sync_to_async, which manages the
@@ -88,6 +89,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room_id = self.access.room.pk
         self.user_id = self.access.user.pk
         self.direct = self.scope.get(SCOPE_KEY)
+        # Read once: django.conf.settings costs a lazy-object lookup on every access, and
+        # offer() runs for every socket of the room for every message.
+        self.buffer_limit = settings.CHAT_SOCKET_BUFFER
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
         await get_hub().join(self.room_id, self)
@@ -261,7 +265,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # writing a message's frame (made once by the hub) straight to the transport.
         if self.direct is not None and self.queue.empty() and not self.send_lock.locked():
             if event.kind == "m" and event.seq == self.last_seq + 1:
-                written = self.direct(event.frame, settings.CHAT_SOCKET_BUFFER)
+                written = self.direct(event.frame, self.buffer_limit)
                 if written is Written.DONE:
                     self.last_seq = event.seq
                     return
