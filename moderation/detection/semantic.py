@@ -160,7 +160,10 @@ class Encoder:
             + get("embeddings.token_type_embeddings.weight")[0]
         )
         self._emb_norm = (get("embeddings.LayerNorm.weight"), get("embeddings.LayerNorm.bias"))
-        self._layers: list[tuple[Array, ...]] = []
+        width = self._words.shape[1]
+        # 1 / sqrt(head size) folded into the query projection: the same scores, one op fewer.
+        scale = np.float32(1.0 / math.sqrt(width // self._heads))
+        self._layers: list[_Layer] = []
         for i in range(int(config["num_hidden_layers"])):
             p = f"encoder.layer.{i}."
             qkv_w = np.concatenate(
@@ -169,20 +172,33 @@ class Encoder:
             qkv_b = np.concatenate(
                 [get(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")]
             )
+            qkv_w[:, :width] *= scale
+            qkv_b[:width] *= scale
             self._layers.append(
-                (
-                    qkv_w,
-                    qkv_b,
-                    get(p + "attention.output.dense.weight").T.copy(),
-                    get(p + "attention.output.dense.bias"),
-                    get(p + "attention.output.LayerNorm.weight"),
-                    get(p + "attention.output.LayerNorm.bias"),
-                    get(p + "intermediate.dense.weight").T.copy(),
-                    get(p + "intermediate.dense.bias"),
-                    get(p + "output.dense.weight").T.copy(),
-                    get(p + "output.dense.bias"),
-                    get(p + "output.LayerNorm.weight"),
-                    get(p + "output.LayerNorm.bias"),
+                _Layer(
+                    _Dense(np, qkv_w, qkv_b),
+                    _Dense(
+                        np,
+                        get(p + "attention.output.dense.weight").T,
+                        get(p + "attention.output.dense.bias"),
+                    ),
+                    (
+                        get(p + "attention.output.LayerNorm.weight"),
+                        get(p + "attention.output.LayerNorm.bias"),
+                    ),
+                    _Dense(
+                        np,
+                        get(p + "intermediate.dense.weight").T,
+                        get(p + "intermediate.dense.bias"),
+                    ),
+                    # 1536 inputs: blocks do not help there (measured), one product
+                    _Dense(
+                        np,
+                        get(p + "output.dense.weight").T,
+                        get(p + "output.dense.bias"),
+                        block=0,
+                    ),
+                    (get(p + "output.LayerNorm.weight"), get(p + "output.LayerNorm.bias")),
                 )
             )
 
@@ -206,30 +222,38 @@ class Encoder:
     def encode_layers(self, text: str, layers: tuple[int, ...] = LAYERS) -> dict[int, Array]:
         """Mean-pooled, L2-normalised token states after each layer in `layers` (0 = the
         embedding layer), from one forward pass that stops at the deepest one asked for."""
+        return self.encode_ids(self.tokens(text), layers)
+
+    def encode_ids(self, ids: list[int], layers: tuple[int, ...] = LAYERS) -> dict[int, Array]:
+        """`encode_layers` for already tokenized text."""
         np = self._np
-        ids = self.tokens(text)
         n = len(ids)
-        x = self._norm(self._words[ids] + self._positions[:n], *self._emb_norm)
+        x = self._words[ids]
+        x += self._positions[:n]
+        x = self._norm(x, *self._emb_norm)
         heads = self._heads
         width = x.shape[1]
         size = width // heads
-        scale = np.float32(1.0 / math.sqrt(size))
         pooled: dict[int, Array] = {}
         if 0 in layers:
             pooled[0] = x.mean(axis=0)
         for depth, layer in enumerate(self._layers[: max(layers)], 1):
-            qkv_w, qkv_b, o_w, o_b, n1_w, n1_b, i_w, i_b, f_w, f_b, n2_w, n2_b = layer
-            qkv = x @ qkv_w + qkv_b  # (n, 3 * width)
+            qkv = layer.qkv(x)  # (n, 3 * width), queries already scaled
             q = qkv[:, :width].reshape(n, heads, size).transpose(1, 0, 2)
             k = qkv[:, width : 2 * width].reshape(n, heads, size).transpose(1, 2, 0)
             v = qkv[:, 2 * width :].reshape(n, heads, size).transpose(1, 0, 2)
-            scores = (q @ k) * scale  # (heads, n, n)
+            scores = q @ k  # (heads, n, n)
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
             context = (scores @ v).transpose(1, 0, 2).reshape(n, width)
-            x = self._norm(context @ o_w + o_b + x, n1_w, n1_b)
-            x = self._norm(_gelu(np, x @ i_w + i_b) @ f_w + f_b + x, n2_w, n2_b)
+            attended = layer.out(context)
+            attended += x
+            x = self._norm(attended, *layer.norm1)
+            hidden = _gelu(np, layer.up(x))
+            y = layer.down(hidden)
+            y += x
+            x = self._norm(y, *layer.norm2)
             if depth in layers:
                 pooled[depth] = x.mean(axis=0)
         return {
@@ -238,30 +262,82 @@ class Encoder:
         }
 
     def _norm(self, x: Array, weight: Array, bias: Array) -> Array:
+        """Layer norm over the last axis; `x` is overwritten (it is always a fresh array)."""
         np = self._np
-        mean = x.mean(axis=-1, keepdims=True)
-        centred = x - mean
-        var = (centred * centred).mean(axis=-1, keepdims=True)
-        out: Array = centred / np.sqrt(var + self._eps) * weight + bias
+        x -= x.mean(axis=-1, keepdims=True)
+        var = np.einsum("ij,ij->i", x, x)[:, None]
+        var *= np.float32(1.0 / x.shape[-1])
+        var += np.float32(self._eps)
+        np.sqrt(var, out=var)
+        x /= var
+        x *= weight
+        x += bias
+        return x
+
+
+class _Dense:
+    """``x @ w + b`` with `w` kept as contiguous blocks of `block` output columns (0: one).
+
+    OpenBLAS copies (packs) the whole weight matrix on every large product; a message has only
+    a few dozen rows, so that copy costs as much as the arithmetic. Products of one 384 x 64
+    block stay under its small-matrix size and skip the copy: the same sums, up to twice as
+    fast for the 384-input products (bench/semantic.py).
+    """
+
+    def __init__(self, np: Any, weight: Array, bias: Array, block: int = 64) -> None:
+        self._np = np
+        width = weight.shape[1]
+        step = block or width
+        self.blocks = [
+            (i, min(width, i + step), np.ascontiguousarray(weight[:, i : i + step]))
+            for i in range(0, width, step)
+        ]
+        self.bias = np.ascontiguousarray(bias, dtype=np.float32)
+        self.width = width
+
+    def __call__(self, x: Any) -> Array:
+        np = self._np
+        out: Array = np.empty((x.shape[0], self.width), dtype=np.float32)
+        for start, end, block in self.blocks:
+            np.matmul(x, block, out=out[:, start:end])
+        out += self.bias
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One transformer layer's weights."""
+
+    qkv: _Dense
+    out: _Dense
+    norm1: tuple[Array, Array]
+    up: _Dense
+    down: _Dense
+    norm2: tuple[Array, Array]
+
+
 def _gelu(np: Any, x: Array) -> Array:
-    """BERT's exact gelu, 0.5 x (1 + erf(x / sqrt 2)), with a fast erf (max error 1.5e-7)."""
+    """BERT's exact gelu, 0.5 x (1 + erf(x / sqrt 2)), with a fast erf (max error 1.5e-7).
+    Overwrites `x` (a fresh array) and returns it."""
     z = x * np.float32(1 / math.sqrt(2))
     a = np.abs(z)
-    t = 1.0 / (1.0 + np.float32(0.3275911) * a)
-    poly = t * (
-        np.float32(0.254829592)
-        + t
-        * (
-            np.float32(-0.284496736)
-            + t * (np.float32(1.421413741) + t * (np.float32(-1.453152027) + t * 1.061405429))
-        )
-    )
-    erf = np.sign(z) * (1.0 - poly * np.exp(-a * a))
-    out: Array = np.float32(0.5) * x * (1.0 + erf)
-    return out
+    t = a * np.float32(0.3275911)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(c)
+        poly *= t
+    a *= a
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)  # erf(|z|)
+    np.copysign(poly, z, out=poly)
+    poly += 1.0
+    x *= poly
+    x *= np.float32(0.5)
+    return x
 
 
 def ngram_features(normalised: str) -> set[str]:
@@ -331,12 +407,18 @@ class Model:
             raise SemanticError(f"{data / WEIGHTS.name}: unexpected layers {layers}")
         with (data / NGRAMS.name).open(encoding="utf-8") as handle:
             grams: dict[str, list[float]] = json.load(handle)["weights"]
-        self.ngrams: dict[str, tuple[float, ...]] = {k: tuple(v) for k, v in grams.items()}
+        # Each n-gram's row in one (n-grams, 4) matrix: a message's n-grams are one gather.
+        self.ngram_index: dict[str, int] = {k: i for i, k in enumerate(grams)}
+        self.ngram_weights = np.array(list(grams.values()), dtype=np.float64).reshape(-1, 4)
         self.examples = read_examples(data / EXAMPLES.name)
         if vectors is None or digest != examples_digest(self.examples):
             log.info("semantic stage: embedding the %d curated examples", len(self.examples))
             vectors = np.stack([self.encoder.encode(e.text) for e in self.examples])
         self.example_vectors = np.asarray(vectors, dtype=np.float32)
+        self._at_level = {
+            level: np.array([i for i, e in enumerate(self.examples) if e.level is level], int)
+            for level in CLASSES
+        }
 
     def features(self, text: str) -> tuple[Array, Array]:
         """(the model's embedding feature vector, the layer-6 sentence embedding)."""
@@ -345,23 +427,24 @@ class Model:
         x: Array = joined.astype(self._np.float32)
         return x, pooled[LAYERS[-1]]
 
-    def logits(self, x: Array, normalised: str) -> tuple[Any, list[tuple[str, Any]]]:
-        """The four logits, and each known n-gram with its contribution vector."""
-        z = self.weights @ x.astype(self._np.float64) + self.bias
-        found = [(f, self.ngrams[f]) for f in ngram_features(normalised) if f in self.ngrams]
-        if found:
-            scale = 1.0 / math.sqrt(len(found))
-            contributions = [(f, self._np.asarray(w) * scale) for f, w in found]
-            z = z + sum(c for _, c in contributions)
-            return z, contributions
-        return z, []
+    def logits(self, x: Array, normalised: str) -> tuple[Any, list[str], Any]:
+        """The four logits, the known n-grams and their contributions (one row each)."""
+        np = self._np
+        z = self.weights @ x.astype(np.float64) + self.bias
+        index = self.ngram_index
+        found = [f for f in ngram_features(normalised) if f in index]
+        if not found:
+            return z, [], np.zeros((0, len(CLASSES)))
+        contributions = self.ngram_weights[[index[f] for f in found]]
+        contributions *= 1.0 / math.sqrt(len(found))
+        return z + contributions.sum(axis=0), found, contributions
 
     def probabilities(self, text: str, normalised: str | None = None) -> tuple[float, float]:
         """(P(high) + P(imminent), P(imminent)) for `text`."""
         if normalised is None:
             normalised = normalise(text).text
         x, _ = self.features(text)
-        z, _ = self.logits(x, normalised)
+        z, _, _ = self.logits(x, normalised)
         p = _softmax(self._np, z)
         return float(p[2] + p[3]), float(p[3])
 
@@ -369,7 +452,7 @@ class Model:
         np = self._np
         normalised = normalise(text).text
         x, sentence = self.features(text)
-        z, contributions = self.logits(x, normalised)
+        z, found, contributions = self.logits(x, normalised)
         p = _softmax(np, z)
         p_crisis, p_imminent = float(p[2] + p[3]), float(p[3])
         level = Level.NONE
@@ -382,16 +465,13 @@ class Model:
         if level is Level.NONE:
             index = int(np.argmax(similarity))
         else:
-            same = [i for i, e in enumerate(self.examples) if e.level is level]
-            index = max(same, key=lambda i: float(similarity[i]))
+            same = self._at_level[level]
+            index = int(same[int(np.argmax(similarity[same]))])
         nearest = self.examples[index]
         categories = (nearest.category,) if level >= Level.HIGH and nearest.category else ()
         target = CLASSES.index(level) if level is not Level.NONE else 2
-        pushes = sorted(
-            ((f, float(c[target] - c[0])) for f, c in contributions),
-            key=lambda item: item[1],
-            reverse=True,
-        )
+        push = (contributions[:, target] - contributions[:, 0]).tolist()
+        pushes = sorted(zip(found, push, strict=True), key=lambda item: item[1], reverse=True)
         # Words read better than char n-grams: up to three of each kind, words first.
         words = [(f, v) for f, v in pushes if v > 0 and not f.startswith(_CHAR)][:3]
         chars = [(f, v) for f, v in pushes if v > 0 and f.startswith(_CHAR)][: 3 - len(words)]
