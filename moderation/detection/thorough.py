@@ -66,8 +66,9 @@ def combine(rules: Assessment, verdict: semantic.SemanticVerdict | None, text: s
 def screen_thorough(text: str, recent: Sequence[str] = ()) -> Assessment:
     """The rules' assessment of `text`, raised (never lowered) by the second stage.
 
-    Costs about one MiniLM forward pass through six layers on top of `screen()` (a few ms
-    per message on one core; docs/moderation.md gives the measured p50/p99).
+    Costs about one MiniLM forward pass through six layers on top of `screen()` (about 10 ms
+    per message on one core, over the 5 ms send-path budget; docs/moderation.md, "Second
+    stage", gives the measured p50/p99 and what was tried to cut it).
     """
     rules = screen(text, recent=recent)
     try:
