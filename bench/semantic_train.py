@@ -86,7 +86,10 @@ def vectorizers() -> tuple[CountVectorizer, CountVectorizer]:
     return words, chars
 
 
-def fit(X: np.ndarray, texts: list[str], y: np.ndarray):
+Fitted = tuple[LogisticRegression, CountVectorizer, CountVectorizer]
+
+
+def fit(X: np.ndarray, texts: list[str], y: np.ndarray) -> Fitted:
     words, chars = vectorizers()
     grams = sparse.hstack([words.fit_transform(texts), chars.fit_transform(texts)])
     grams = normalize(grams.tocsr().astype(np.float32))
@@ -95,7 +98,7 @@ def fit(X: np.ndarray, texts: list[str], y: np.ndarray):
     return model, words, chars
 
 
-def predict(fitted, X: np.ndarray, texts: list[str]) -> np.ndarray:
+def predict(fitted: Fitted, X: np.ndarray, texts: list[str]) -> np.ndarray:
     model, words, chars = fitted
     grams = normalize(
         sparse.hstack([words.transform(texts), chars.transform(texts)]).tocsr().astype(np.float32)

