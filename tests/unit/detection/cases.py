@@ -178,6 +178,68 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("her fingertips have turned grey and she isn't breathing after she used", "imminent", None),
     ("my mate won't wake up since they smoked", "imminent", "substance.intake_excess"),
     ("partying every weekend and hoping some night i won't come back from it", "high", None),
+    # round 34 (kinds missed on heldout34/35, written in other words)
+    (
+        "i used again and it felt way stronger than normal, cant feel my fingers",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    (
+        "a guy slipped me something, my heart is hammering",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    ("pretty sure i overdosed by accident", "imminent", "substance.overdose"),
+    (
+        "took my tablets again by mistake and now im going numb",
+        "imminent",
+        "substance.intake_excess",
+    ),
+    (
+        "took more of the painkillers than i meant to, cant see straight",
+        "imminent",
+        "substance.symptom",
+    ),
+    ("on the cliff now. working up to it", "imminent", "combo.place_with_resolve"),
+    (
+        "i'm at the edge of the quarry and i'm not walking back down",
+        "imminent",
+        "suicide.place_now",
+    ),
+    ("sat in the car by the lake. i came out here to end it", "imminent", "suicide.place_resolve"),
+    ("i've picked the day. it's tonight.", "imminent", "combo.date_with_resolve"),
+    ("gave my medals to my nephew. i've chosen the date.", "imminent", "suicide.date_chosen"),
+    ("deleted every account. going to the river", "imminent", "suicide.possessions"),
+    (
+        "showed my brother where the insurance papers are. after friday he'll need them",
+        "imminent",
+        "suicide.affairs",
+    ),
+    (
+        "been giving my stuff away. its happening after the funeral",
+        "imminent",
+        "suicide.resolve_when",
+    ),
+    (
+        "if a train hit me on the walk to work i really wouldnt care",
+        "high",
+        "suicide.wish_indifferent",
+    ),
+    ("some nights i picture just being dead", "high", "suicide.wish_indifferent"),
+    ("things would be easier for my family if i just wasnt around", "high", "suicide.better_off"),
+    ("honestly it would be better if i just wasnt here", "high", "suicide.better_off"),
+    ("keep having thoughts of just ending things", "high", "suicide.thoughts"),
+    ("i'm going to put him in the ground", "high", "harm_to_others.intent"),
+    (
+        "he's going to bleed for this. theres a crowbar in my boot",
+        "imminent",
+        "harm_to_others.weapon",
+    ),
+    ("going round his place. hes going to pay", "imminent", "harm_to_others.target"),
+    ("my ex is outside the door right now, kicking it in", "imminent", "abuse.attack_now"),
+    ("my uncle pulled a knife on me", "imminent", "abuse.attack_now"),
+    ("my stepmum twisted my arm behind my back again", "high", "abuse.ongoing"),
+    ("theyve taken my passport and wont let me leave", "high", "abuse.ongoing"),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -331,4 +393,14 @@ NEGATIVE_CASES: list[str] = [
     "i don't feel safe going home in the dark after the late shift",
     "the cut on my knee won't close and i'm dizzy from the heat",
     "he didn't respond after he used the new phone",
+    # round 34 hard negatives: the same words, no risk
+    "i'm going to kill my sister, she ate the last slice of pizza",
+    "that boss fight keeps unaliving me lol no wait, seriously, every time",
+    "i thought about ending it all once. that was fifteen years ago and life is good now",
+    "on the platform now, train in five",
+    "i'm at the top of the hill, the view is amazing",
+    "we've picked the date for the wedding!",
+    "gave my old bike and my helmet to my cousin",
+    "the coffee here is way stronger than usual, i'm buzzing",
+    "this game keeps unaliving me",
 ]
