@@ -66,7 +66,9 @@ LATER_FILES = ("heldout32", "heldout33", "heldout34", "heldout35")
 
 
 def training_files() -> list[Path]:
-    return [DEV, *sorted(p for p in UNIT.glob("*.jsonl") if not p.name.startswith("fresh"))]
+    # fresh*.jsonl and firstsight*.jsonl are kept unseen: scored, never trained on.
+    unseen = ("fresh", "firstsight")
+    return [DEV, *sorted(p for p in UNIT.glob("*.jsonl") if not p.name.startswith(unseen))]
 
 
 def load_rows() -> list[dict[str, str]]:

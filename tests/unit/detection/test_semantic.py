@@ -33,6 +33,17 @@ FRESH_GUARD = {
     name: ("<=", value + 0.02) if name == "false_alarm_rate" else (">=", value - 0.02)
     for name, value in FRESH_SHIPPED.items()
 }
+# firstsight52.jsonl: 300 messages written by someone who never saw the detector (w52-57,
+# 2026-12-01), scored once, after rules round 34, and never used to tune or train anything
+# (bench/semantic_train.py leaves firstsight*.jsonl out). BELOW the unseen floor on three of
+# its four figures: these are the figures as first measured, kept as a regression guard,
+# not a pass mark (docs/moderation.md, "Round 34").
+FIRST_SIGHT_52 = {
+    "imminent_caught": (">=", 0.888),  # floor 0.95
+    "imminent_recall": (">=", 0.875),
+    "crisis_recall": (">=", 0.893),  # floor 0.90
+    "false_alarm_rate": ("<=", 0.059),  # floor 0.05
+}
 
 
 @pytest.fixture
@@ -176,6 +187,13 @@ def test_the_fresh_sets_stay_where_they_were_when_the_stage_shipped(tmp_path: Pa
     figures = score_file(pool, tmp_path, screen_thorough)
     assert figures["messages"] == 240
     check(figures, FRESH_GUARD)
+
+
+@needs_model
+def test_the_first_sight_set_stays_where_it_was_first_scored(tmp_path: Path) -> None:
+    figures = score_file(HERE / "firstsight52.jsonl", tmp_path, screen_thorough)
+    assert figures["messages"] == 300
+    check(figures, FIRST_SIGHT_52)
 
 
 def test_without_the_model_it_is_the_rules_and_says_so(
