@@ -205,13 +205,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send(result.ack)
         await fanout.send_outbox(result.outbox, self._send)
         if result.broadcast is not None:
+            # Not waiting for Redis: the next message's ack need not wait for this one's
+            # publish (the hub sends them in order, in batches).
             await fanout.publish_message(
                 room_id=self.access.room.pk,
                 seq=result.message.seq,
                 text=events.encode(result.broadcast),
+                wait=False,
             )
         elif result.created:
-            await fanout.publish_skip(room_id=self.access.room.pk, seq=result.message.seq)
+            await fanout.publish_skip(
+                room_id=self.access.room.pk, seq=result.message.seq, wait=False
+            )
 
     # Replays ----------------------------------------------------------------------------
 

@@ -15,13 +15,15 @@ ROOM_GROUP_PREFIX = "room."
 logger = logging.getLogger(__name__)
 
 
-async def publish_message(*, room_id: int, seq: int, text: str) -> None:
-    await hub.get_hub().publish(room_id, hub.encode_message(seq, text))
+async def publish_message(*, room_id: int, seq: int, text: str, wait: bool = True) -> None:
+    """``wait=False`` (the room socket, after the ack): do not wait for Redis; a publish
+    that is lost is mended by the hub's sync loop, as the message is stored."""
+    await hub.get_hub().publish(room_id, hub.encode_message(seq, text), wait=wait)
 
 
-async def publish_skip(*, room_id: int, seq: int) -> None:
+async def publish_skip(*, room_id: int, seq: int, wait: bool = True) -> None:
     """Tell sockets that ``seq`` exists but is not for them, so it is no gap to fill."""
-    await hub.get_hub().publish(room_id, hub.encode_skip(seq))
+    await hub.get_hub().publish(room_id, hub.encode_skip(seq), wait=wait)
 
 
 async def _publish_room_event(room_id: int, event: GroupEvent) -> None:

@@ -48,6 +48,8 @@ SYNC_SECONDS = 2.0
 # How long the hub holds a message that overtook an earlier one (two senders' publishes
 # can cross on the way) before it lets sockets fetch the missing seq from the database.
 REORDER_SECONDS = 0.2
+# At most this many events in one Redis pipeline.
+PUBLISH_BATCH = 256
 # A gap wider than this is left to the sockets (and the sync loop), not read by the hub.
 MAX_HUB_FILL = 500
 
@@ -158,6 +160,8 @@ class RoomHub:
         self._confirmed: dict[str, asyncio.Event] = {}
         self._order: dict[int, RoomOrder] = {}
         self._lock = asyncio.Lock()
+        self._outgoing: list[tuple[str, str, asyncio.Future[None] | None]] = []
+        self._publisher: asyncio.Task[None] | None = None
         # This process as presence rows name it; it beats with every sync.
         self.process_name = f"{gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._process_id: int | None = None
@@ -200,17 +204,44 @@ class RoomHub:
                     if room_id not in self.local:
                         await self._pubsub.unsubscribe(self.channel(room_id))
 
-    async def publish(self, room_id: int, wire: str) -> None:
+    async def publish(self, room_id: int, wire: str, *, wait: bool = True) -> None:
+        """Publish an event for the room's sockets in every process.
+
+        Publishes go out in the order they were made, through one Redis pipeline per batch
+        (one round trip for all that gathered while the last batch was on its way), so a
+        burst costs a round trip per batch, not one per message, and one process's events
+        never cross each other. ``wait=False`` returns at once: for message and skip events
+        from a long-lived process, whose loss the sync loop mends; without it the caller
+        waits until its batch is sent (or failed, logged: a publish never raises).
+        """
         if not self.redis_url:
             self.dispatch(room_id, wire)
             return
+        loop = asyncio.get_running_loop()
+        sent = loop.create_future() if wait else None
+        self._outgoing.append((self.channel(room_id), wire, sent))
+        if self._publisher is None or self._publisher.done():
+            self._publisher = loop.create_task(self._publish_forever())
+        if sent is not None:
+            await sent
+
+    async def _publish_forever(self) -> None:
         redis, _ = await self._ensure_redis()
-        try:
-            await redis.publish(self.channel(room_id), wire)
-        except (RedisError, OSError):
-            # The message is stored; the sync loop brings it to every socket once Redis is
-            # back. The sender's ack must not turn into an error because of this.
-            logger.warning("room hub: publish failed; the sync loop will deliver it")
+        while self._outgoing:
+            batch = self._outgoing[:PUBLISH_BATCH]
+            del self._outgoing[:PUBLISH_BATCH]
+            try:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for channel, wire, _ in batch:
+                        pipe.publish(channel, wire)
+                    await pipe.execute()
+            except (RedisError, OSError):
+                # The messages are stored; the sync loop brings them to every socket once
+                # Redis is back. No sender's ack may turn into an error because of this.
+                logger.warning("room hub: publish failed; the sync loop will deliver it")
+            for _, _, sent in batch:
+                if sent is not None and not sent.done():
+                    sent.set_result(None)
 
     def dispatch(self, room_id: int, wire: str) -> None:
         """Pass an event to the room's sockets, message and skip events in seq order.

@@ -67,27 +67,27 @@ def _gathering(
     """A writer that joins the frames a socket is given in one turn of the event loop and
     writes them once, at the end of the turn (in a burst, one system call per socket per
     turn instead of one per frame). Whatever the server writes itself in a later turn
-    comes after them; nothing is written once the socket is closing."""
+    comes after them; nothing is written once the socket is closing.
+
+    The bound is on what earlier turns left unsent (``backlog``): a reader that keeps up
+    takes each turn's frames, however many a burst brings at once. What one turn gathers
+    is bounded by the hub, which passes on one read of Redis (or one publish) per turn."""
     pending: list[bytes] = []
-    held = 0
 
     def flush() -> None:
-        nonlocal held
-        frames, held = b"".join(pending), 0
+        frames = b"".join(pending)
         pending.clear()
         if is_open():
             emit(frames)
 
     def write(frame: bytes, limit: int) -> Written:
-        nonlocal held
         if not is_open():
             return Written.USE_SEND
-        if backlog() + held > limit:
+        if backlog() > limit:
             return Written.TOO_SLOW
         if not pending:
             asyncio.get_running_loop().call_soon(flush)
         pending.append(frame)
-        held += len(frame)
         return Written.DONE
 
     return write

@@ -138,3 +138,32 @@ async def test_a_gap_is_read_once_by_the_hub_not_by_every_socket(
         assert await nothing_more(comm, 0.3)
     assert socket_reads == []
     await close_all(alex, sam)
+
+
+async def test_one_process_publishes_in_order_and_a_waited_publish_is_sent(
+    world: World, settings: Any
+) -> None:
+    """Publishes go out through one pipeline in the order they were made (so one process's
+    events never cross); a waited publish returns once Redis has it."""
+    from redis.asyncio import Redis
+
+    assert settings.REDIS_URL, "the integration tests run against a real Redis"
+    the_hub = hub.RoomHub(settings.REDIS_URL, f"order-{world.circle.pk}")
+    listener = Redis.from_url(settings.REDIS_URL)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(the_hub.channel(7))
+    assert (await pubsub.get_message(timeout=2))["type"] == "subscribe"
+    for seq in range(1, 201):
+        await the_hub.publish(7, hub.encode_skip(seq), wait=False)
+    await the_hub.publish(7, hub.encode_skip(201))  # waits until its batch is sent
+    got = []
+    async with asyncio.timeout(10):
+        while len(got) < 201:
+            message = await pubsub.get_message(timeout=1)
+            if message and message["type"] == "message":
+                got.append(hub.decode(message["data"].decode()).seq)
+    assert got == list(range(1, 202))
+    await pubsub.aclose()
+    await listener.aclose()
+    if the_hub._redis is not None:
+        await the_hub._redis.aclose()
