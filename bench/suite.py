@@ -23,7 +23,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 FULL = [
-    ["fanout.py", "--sizes", "10,100,300", "--servers", "raw,daphne,uvicorn,daphnex2"],
+    [
+        "fanout.py",
+        "--sizes",
+        "10,100,300",
+        "--servers",
+        "raw,daphne,uvicorn,daphnex2",
+        "--repeat",
+        "2",
+    ],
     ["idle.py", "--sockets", "5000"],
     ["store.py", "--messages", "2000", "--writers", "8"],
     ["detector.py"],
