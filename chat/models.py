@@ -37,7 +37,9 @@ class Message(models.Model):
                 fields=["id"],
                 condition=models.Q(second_look_pending=True),
                 name="message_second_look_pending",
-            )
+            ),
+            # A sender's last few messages, read for screening with every batch.
+            models.Index(fields=["room", "author", "seq"], name="message_room_author_seq"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),

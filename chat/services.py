@@ -13,8 +13,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from chat import events
@@ -111,16 +109,22 @@ def _load_context(room: Room, posts: Sequence[tuple[RoomAccess, str, str]]) -> B
     }
     since = timezone.now() - timedelta(seconds=settings.MODERATION_RECENT_SECONDS)
     keep = settings.MODERATION_RECENT_MESSAGES
+    # Each author's last few messages, each read on the (room, author, seq) index: ``keep``
+    # rows per author however much they wrote in the window (a window function over all of
+    # them grew with every message, and under a burst took most of a batch's time). One
+    # query of per-author parts where the database allows it (PostgreSQL), else one each.
+    parts = [
+        Message.objects.filter(room=room, author_id=author, sent_at__gte=since)
+        .order_by("-seq")
+        .values_list("author_id", "seq", "body")[:keep]
+        for author in sorted(authors)
+    ]
+    if len(parts) > 1 and connection.features.supports_slicing_ordering_in_compound:
+        rows = list(parts[0].union(*parts[1:], all=True))
+    else:
+        rows = [row for part in parts for row in part]
     recent: dict[int, list[str]] = {author: [] for author in authors}
-    # Each author's last few messages: a window per author, so a chatty one crowds out nobody.
-    rows = (
-        Message.objects.filter(room=room, author_id__in=authors, sent_at__gte=since)
-        .annotate(nth=Window(RowNumber(), partition_by=F("author_id"), order_by=F("seq").desc()))
-        .filter(nth__lte=keep)
-        .order_by("seq")
-        .values_list("author_id", "body")
-    )
-    for author_id, body in rows:
+    for author_id, _, body in sorted(rows, key=lambda row: row[1]):
         recent[author_id].append(body)
     return BatchContext(existing, memberships, recent)
 
