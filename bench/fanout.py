@@ -51,11 +51,6 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(fields) - idle) / ticks, sum(fields) / ticks
 
 
-def _cpu_seconds() -> float:
-    """This process's CPU time: the load generator's own cost per delivery."""
-    return time.process_time()
-
-
 async def run_load(
     targets: list[Server], kind: str, cookies: list[str], mode: str, burst_each: int
 ) -> dict[str, Any]:
@@ -74,7 +69,7 @@ async def run_load(
     tallies = [s.tally for s in sockets]
     await asyncio.sleep(1.0)
     cpu_before = sum(t.cpu_seconds() for t in targets)
-    client_cpu_before = _cpu_seconds()
+    client_cpu_before = time.process_time()  # the load generator's own CPU
     machine_before = _machine_busy()
     started = time.perf_counter()
     tag = f"{mode}-{time.time_ns()}"
@@ -113,7 +108,7 @@ async def run_load(
         await asyncio.sleep(0.05)
     finished = max((t.last_receipt for t in tallies), default=started)
     cpu = sum(t.cpu_seconds() for t in targets) - cpu_before
-    client_cpu = _cpu_seconds() - client_cpu_before
+    client_cpu = time.process_time() - client_cpu_before
     machine_after = _machine_busy()
     busy = (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1e-9)
     acked = sorted({seq for t in tallies for cid, seq in t.acks.items() if cid.startswith(tag)})

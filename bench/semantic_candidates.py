@@ -25,7 +25,6 @@ per channel) and int8_blocks (MatMulNBits, 8 bits, blocks of 32).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -284,6 +283,10 @@ def onnx_model(enc: Any) -> Any:
         nodes.append(helper.make_node(op, inputs, [out], name=name, **attrs))
         return out
 
+    def norm(src: str, tag: str, i: int, weights: Any) -> str:
+        scale, shift = const(f"{tag}w{i}", weights[0]), const(f"{tag}b{i}", weights[1])
+        return node("LayerNormalization", [src, scale, shift], axis=-1, epsilon=1e-12)
+
     heads, width = enc._heads, 384
     const("heads", np.array([-1, heads, width // heads], np.int64))
     const("flat", np.array([-1, width], np.int64))
@@ -308,21 +311,9 @@ def onnx_model(enc: Any) -> Any:
         v = node("Transpose", [parts[2]], perm=[1, 0, 2])
         s = node("Softmax", [node("MatMul", [q, k])], axis=-1)
         ctx = node("Reshape", [node("Transpose", [node("MatMul", [s, v])], perm=[1, 0, 2]), "flat"])
-        a = node("Add", [dense(ctx, layer.out, "o"), x])
-        a = node(
-            "LayerNormalization",
-            [a, const(f"n1w{i}", layer.norm1[0]), const(f"n1b{i}", layer.norm1[1])],
-            axis=-1,
-            epsilon=1e-12,
-        )
+        a = norm(node("Add", [dense(ctx, layer.out, "o"), x]), "n1", i, layer.norm1)
         h = node("Gelu", [dense(a, layer.up, "i")])
-        y = node("Add", [dense(h, layer.down, "f"), a])
-        x = node(
-            "LayerNormalization",
-            [y, const(f"n2w{i}", layer.norm2[0]), const(f"n2b{i}", layer.norm2[1])],
-            axis=-1,
-            epsilon=1e-12,
-        )
+        x = norm(node("Add", [dense(h, layer.down, "f"), a]), "n2", i, layer.norm2)
         if i + 1 in (1, 6):
             pooled = node("ReduceMean", [x, "axis0"], keepdims=0)
             nodes.append(helper.make_node("Identity", [pooled], [f"pooled{i + 1}"]))
@@ -425,15 +416,7 @@ def main() -> None:
     args = parser.parse_args()
     files = [p for p in T.training_files() if p.stem not in UNSEEN]
     unseen = [T.UNIT / f"{name}.jsonl" for name in UNSEEN]
-    rows = []
-    for path in [*files, *unseen]:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    item = json.loads(line)
-                    rows.append({"text": item["text"], "level": item["level"], "set": path.stem})
-    for example in S.read_examples():
-        rows.append({"text": example.text, "level": example.level.value, "set": "curated"})
+    rows = T.load_rows([*files, *unseen])
     SETS[:] = [r["set"] for r in rows]
     sets = np.array(SETS)
     y = np.array([T.RANK[r["level"]] for r in rows])

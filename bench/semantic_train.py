@@ -29,6 +29,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -71,9 +72,11 @@ def training_files() -> list[Path]:
     return [DEV, *sorted(p for p in UNIT.glob("*.jsonl") if not p.name.startswith(unseen))]
 
 
-def load_rows() -> list[dict[str, str]]:
+def load_rows(files: Sequence[Path] | None = None) -> list[dict[str, str]]:
+    """The labelled messages of ``files`` (the training files unless told), then the
+    curated example phrases."""
     rows = []
-    for path in training_files():
+    for path in training_files() if files is None else files:
         with path.open(encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():

@@ -246,9 +246,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
             if not batch:
                 break
-            for message in batch:
-                role = roles.get(message.author_id, "participant")
-                frames.append(events.message_new(message, role=role))
+            frames.extend(events.message_new_in_room(message, roles) for message in batch)
             cursor = batch[-1].seq
         return frames
 

@@ -7,6 +7,7 @@ database. ``encode`` is called once per message, never once per receiver.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,12 @@ def person_frame(user: User, role: str) -> Frame:
 
 def author_frame(message: Message, role: str) -> Frame:
     return person_frame(message.author, role)
+
+
+def message_new_in_room(message: Message, roles: Mapping[int, str]) -> Frame:
+    """message.new with its author's role from the room's roles (selectors.room_roles);
+    someone no longer a member is shown as a participant."""
+    return message_new(message, role=roles.get(message.author_id, "participant"))
 
 
 def message_new(message: Message, *, role: str) -> Frame:

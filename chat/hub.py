@@ -125,8 +125,8 @@ def _wires_for(room_id: int, seqs: list[int]) -> list[tuple[int, str]]:
         if message is None:
             wires.append((seq, encode_skip(seq)))
         else:
-            frame = events.message_new(message, role=roles.get(message.author_id, "participant"))
-            wires.append((seq, encode_message(seq, events.encode(frame))))
+            frame = events.encode(events.message_new_in_room(message, roles))
+            wires.append((seq, encode_message(seq, frame)))
     return wires
 
 
@@ -294,7 +294,7 @@ class RoomHub:
         if not order.ahead or order.last is None:
             return
         missing = [s for s in range(order.last + 1, max(order.ahead)) if s not in order.ahead]
-        if not missing or len(missing) > MAX_HUB_FILL:
+        if len(missing) > MAX_HUB_FILL:
             self._pass_ahead(room_id, order)
             return
         order.filling = True

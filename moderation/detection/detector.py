@@ -238,12 +238,6 @@ _FIRST_4 = itemgetter(slice(None, 4))
 _FIRST_3 = itemgetter(slice(None, 3))
 
 
-def _tokens(text: str) -> list[str]:
-    """The message's whole words: its runs of [a-z0-9] (for the patterns' word groups,
-    lexicon._word_groups)."""
-    return tokens(text)
-
-
 # A character that is neither in a token nor a separator of the index's words. Without
 # one (nearly always), the index's words are the tokens and need no second split.
 _OTHER_CHARACTER = re.compile(rf"[^a-z0-9\s{re.escape(string.punctuation)}]")

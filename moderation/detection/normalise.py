@@ -159,7 +159,7 @@ class _Tables:
         firsts: set[str] = set()
         self.slang_first_tokens: frozenset[str] | None = None
         for key, value in self.slang.items():
-            first = _FIRST_TOKEN.match(key)
+            first = _TOKEN.match(key)
             if first is None:
                 break
             if value != key or not key.isalnum():
@@ -241,7 +241,6 @@ def _tables() -> _Tables:
     return _Tables(data, lexicon_vocabulary())
 
 
-_FIRST_TOKEN = re.compile(r"[a-z0-9]+")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # For ASCII text the same runs come faster from a split once every other byte is a space.
 _ASCII_NON_TOKEN_TO_SPACE = bytes(

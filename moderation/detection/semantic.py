@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from moderation.detection.assessment import Category, Level
-from moderation.detection.normalise import normalise
+from moderation.detection.normalise import normalise, tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,7 +64,6 @@ LAYERS = (1, 6)  # the pooled layers the model reads
 CLASSES = (Level.NONE, Level.WATCH, Level.HIGH, Level.IMMINENT)
 _LEVELS = {level.value: level for level in CLASSES}
 _CHAR = "\x01"  # prefix of char n-gram keys in ngrams.json
-_TOKEN = re.compile(r"[a-z0-9]+")
 
 # Breaking up is not ending a life: "i'm going to end it with my boyfriend tonight". The
 # stage is not allowed to raise a message saying that; the rules still decide it as usual.
@@ -344,9 +343,9 @@ def ngram_features(normalised: str) -> set[str]:
     """The n-grams of a normalised text, as the trained weights name them: word 1- and
     2-grams (``[a-z0-9]+`` tokens) and, prefixed with \\x01, char 3-5-grams of each
     space-padded word (scikit-learn's ``char_wb`` analyzer)."""
-    tokens = _TOKEN.findall(normalised)
-    features = set(tokens)
-    features.update(a + " " + b for a, b in itertools.pairwise(tokens))
+    words = tokens(normalised)
+    features = set(words)
+    features.update(a + " " + b for a, b in itertools.pairwise(words))
     for word in normalised.split():
         padded = " " + word + " "
         length = len(padded)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import hub
+from chat import events, hub
 from chat.models import Message
 from rooms.models import Room
 from tests.conftest import World
@@ -114,12 +114,7 @@ async def test_a_gap_is_read_once_by_the_hub_not_by_every_socket(
             message_post(access=access, client_id=f"gap-{n}", body=f"gap {n}") for n in range(4)
         ]
         Message.objects.filter(seq=results[1].message.seq).update(status=MessageStatus.HELD)
-        return [hub.encode_message(r.message.seq, hub_text(r)) for r in results]
-
-    def hub_text(result: Any) -> str:
-        from chat import events
-
-        return events.encode(result.broadcast)
+        return [hub.encode_message(r.message.seq, events.encode(r.broadcast)) for r in results]
 
     wires = await database_sync_to_async(store_four)()
     the_hub = hub.get_hub()

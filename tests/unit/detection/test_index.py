@@ -7,9 +7,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from moderation.detection.detector import _scan, _Signal, _tokens
+from moderation.detection.detector import _scan, _Signal
 from moderation.detection.lexicon import Rule, lexicon
-from moderation.detection.normalise import normalise
+from moderation.detection.normalise import normalise, tokens
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +51,7 @@ def test_indexed_scan_finds_what_a_full_scan_finds() -> None:
     for text in _texts():
         norm = normalise(text).text
         found: list[_Signal] = []
-        _scan(lex, norm, _tokens(norm), found)
+        _scan(lex, norm, tokens(norm), found)
         indexed = {(s.rule.id, s.start, s.end) for s in found}
         assert _full_scan(norm) == indexed, text
 
