@@ -7,6 +7,12 @@ the figures were the load generator's. Here frames are cut out of the stream in 
 only the fields the bench needs (type, seq, client_id, the send time in the body) are read,
 by byte search; all frames that arrive in one read share one receipt time.
 
+A read of nothing but JSON text frames (all a burst brings) is not walked frame by frame:
+one regular expression takes every message's seq and send time in one pass (about 3x
+less CPU per delivery than the walk, measured with bench frames), and only the last
+frame's header is read, to keep a frame cut off by the read for the next one. A read
+with anything else in it (a ping, a close, a byte that could be either) is walked.
+
 It speaks RFC 6455 as a client must (the opening handshake with its accept check, masked
 frames, pong for ping, the closing handshake). It is for the bench only: 127.0.0.1, no TLS,
 no extensions, no fragmented messages (the servers measured never fragment).
@@ -18,6 +24,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
 import struct
 import time
 from dataclasses import dataclass, field
@@ -27,6 +34,15 @@ MESSAGE_NEW = b'{"type":"message.new"'
 MESSAGE_ACK = b'{"type":"message.ack"'
 SEQ_AT = len(b'{"type":"message.new","seq":')  # every server puts seq second
 BODY_TIME = b'"body":"t='  # the bench's messages carry their send time
+# Every frame the servers send is a JSON object that starts so; such bytes cannot occur
+# inside a JSON string (its quotes would be escaped).
+FRAME_JSON = b'{"type":'
+NEW_FIELDS = re.compile(
+    rb'"message\.new","seq":(\d+),"client_id":"[^"]*","author":\{[^}]*\},"body":"(?:t=([0-9.]+) )?'
+)
+ACK_FIELDS = re.compile(rb'"message\.ack","client_id":"([^"]*)","seq":(\d+)')
+# First bytes of a ping and a close frame: a read with either byte in it is walked.
+PING, CLOSE = b"\x89", b"\x88"
 
 
 class HandshakeFailed(Exception):
@@ -103,6 +119,51 @@ class LeanSocket(asyncio.Protocol):
             data = bytes(self.buffer)
             self.buffer.clear()
         now = time.perf_counter()
+        if PING not in data and CLOSE not in data:
+            end = self._text_frames_end(data)
+            if end is not None:
+                self._scan(data, end, now)
+                if end < len(data):
+                    self.buffer += data[end:]
+                return
+        self._walk(data, now)
+
+    def _text_frames_end(self, data: bytes) -> int | None:
+        """Where the whole frames in ``data`` end, if it holds only JSON text frames
+        (it starts at a frame's first byte): what follows is the start of a frame cut off
+        by the read. None if the read holds anything else."""
+        last = data.rfind(FRAME_JSON)
+        if last < 0:
+            return 0 if len(data) < 10 and data[:1] in (b"", b"\x81") else None
+        if last >= 4 and data[last - 4] == 0x81 and data[last - 3] == 126:
+            start, length = last - 4, int.from_bytes(data[last - 2 : last], "big")
+        elif last >= 2 and data[last - 2] == 0x81 and data[last - 1] < 126:
+            start, length = last - 2, data[last - 1]
+        else:
+            return None
+        end = last + length
+        if end > len(data):
+            return start  # the last frame is cut off
+        rest = data[end:]
+        if rest and (len(rest) >= 10 or rest[0] != 0x81):
+            return None  # after the last JSON frame comes a whole frame of another kind
+        return end
+
+    def _scan(self, data: bytes, end: int, now: float) -> None:
+        """Every message's seq and send time, and every ack, in whole frames up to ``end``."""
+        tally = self.tally
+        found = NEW_FIELDS.findall(data, 0, end)
+        if found:
+            tally.seqs.extend([int(seq) for seq, _ in found])
+            tally.latencies.extend([now - float(sent) for _, sent in found if sent])
+            tally.last_receipt = now
+        if MESSAGE_ACK in data:
+            for client_id, seq in ACK_FIELDS.findall(data, 0, end):
+                tally.acks[client_id.decode()] = int(seq)
+                tally.last_ack = now
+
+    def _walk(self, data: bytes, now: float) -> None:
+        """Frame by frame: for a read with a control frame (or what might be one) in it."""
         tally = self.tally
         at, size = 0, len(data)
         # Frames are cut out of ``data`` by offset and searched in place (no copies): this
