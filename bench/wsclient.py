@@ -66,13 +66,31 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
 
 @dataclass
 class Tally:
-    """What one socket received: message seqs in arrival order, latencies, acks."""
+    """What one socket received: message seqs in arrival order, latencies, acks.
 
-    seqs: list[int] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
+    While frames arrive only the bytes found are kept, with their read's receipt time
+    (``received`` counts them); seqs and latencies are made from them when asked for, so
+    that turning text into numbers does not compete with the servers during a burst."""
+
+    received: int = 0
     acks: dict[str, int] = field(default_factory=dict)
     last_receipt: float = 0.0
     last_ack: float = 0.0
+    # (receipt time, [(seq, send time or b"")]) per read
+    found: list[tuple[float, list[tuple[bytes, bytes]]]] = field(default_factory=list)
+
+    def add(self, now: float, found: list[tuple[bytes, bytes]]) -> None:
+        self.found.append((now, found))
+        self.received += len(found)
+        self.last_receipt = now
+
+    @property
+    def seqs(self) -> list[int]:
+        return [int(seq) for _, found in self.found for seq, _ in found]
+
+    @property
+    def latencies(self) -> list[float]:
+        return [now - float(sent) for now, found in self.found for _, sent in found if sent]
 
 
 def _field(payload: bytes, name: bytes, end: bytes) -> bytes | None:
@@ -154,9 +172,7 @@ class LeanSocket(asyncio.Protocol):
         tally = self.tally
         found = NEW_FIELDS.findall(data, 0, end)
         if found:
-            tally.seqs.extend([int(seq) for seq, _ in found])
-            tally.latencies.extend([now - float(sent) for _, sent in found if sent])
-            tally.last_receipt = now
+            tally.add(now, found)
         if MESSAGE_ACK in data:
             for client_id, seq in ACK_FIELDS.findall(data, 0, end):
                 tally.acks[client_id.decode()] = int(seq)
@@ -185,12 +201,12 @@ class LeanSocket(asyncio.Protocol):
             if first == 0x81:  # a whole text frame: all the servers send
                 if data.startswith(MESSAGE_NEW, head):
                     comma = data.index(b",", head + SEQ_AT)
-                    tally.seqs.append(int(data[head + SEQ_AT : comma]))
-                    tally.last_receipt = now
                     body = data.find(BODY_TIME, comma, end)
+                    sent = b""
                     if body >= 0:
                         body += len(BODY_TIME)
-                        tally.latencies.append(now - float(data[body : data.index(b" ", body)]))
+                        sent = data[body : data.index(b" ", body)]
+                    tally.add(now, [(data[head + SEQ_AT : comma], sent)])
                 elif data.startswith(MESSAGE_ACK, head):
                     self._ack(data[head:end], now)
             else:
