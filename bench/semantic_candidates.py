@@ -1,30 +1,45 @@
 """Cheaper second-stage candidates, scored the way the shipped one was (docs/moderation.md).
 
     .venv/bin/python -m pip install -e ".[train]"             # scikit-learn
-    .venv/bin/python bench/semantic_candidates.py              # every candidate (~30 min)
-    .venv/bin/python bench/semantic_candidates.py shipped layer1 int8
+    .venv/bin/python bench/semantic_candidates.py              # every candidate (~1 h)
+    .venv/bin/python bench/semantic_candidates.py committed shipped int8
+    taskset -c 1 .venv/bin/python bench/semantic_candidates.py --time int8   # latency only
 
 Each candidate is a feature extractor standing in for [MiniLM layer 1, layer 6]; the rest is
 bench/semantic_train.py's model (the same n-grams, C, class weights and threshold rule). It is
 trained on the 33 files the shipped weights were trained on (the dev set, paraphrases.jsonl,
 heldout.jsonl and heldout2-31.jsonl) plus the curated phrases and scored on the stage alone:
-leave-one-file-out over those 33 files, then fitted on all of them and scored on fresh32-37
-and heldout32-33, which neither it nor the shipped weights saw. (The rules were tuned on all
-these sets, so max(rules, stage) is about 1.000 for every candidate and is not printed.)
+leave-one-file-out over those 33 files, then fitted on all of them and scored on sets that
+neither it nor the shipped weights were trained on: fresh32-37 and heldout32-33 (the first
+unseen report; the rules were tuned on them since, so only the stage alone is printed), and
+the 900 messages of heldout34, heldout35 and firstsight52, scored with shared/moderation's
+score.py, the stage alone and rules + stage (max of the two, as `screen_thorough` takes it),
+per file and pooled, with the counts behind the figures. (The rules were tuned on heldout34/35,
+so rules + stage there is partly tuned; firstsight52 was never tuned on.)
 
-Candidates: shipped (layers 1 + 6), layer1, layers12, layers13, skip345 (layers 1, 2, 6 in a
-row), static (every vocabulary token alone through the six layers, mean over the message's
-tokens, model2vec-style), static_layer1, prune12x768 and prune6x384 (heads x FFN neurons kept
-per layer, by output energy on the training texts, with the attention-output and FFN-output
-weights refitted by least squares to the original layer's output), jitter (the shipped
-features plus noise of cosine ~0.9996: how much the figures move by chance), and, when
-`onnx` and `onnxruntime` are importable (not project dependencies), ort_fp32, int8 (dynamic,
-per channel) and int8_blocks (MatMulNBits, 8 bits, blocks of 32).
+Candidates: committed (the stage as installed: the committed weights and thresholds, through
+`semantic.assess`; not retrained, so it has no out-of-fold figures), shipped (layers 1 + 6,
+exact, retrained here: how much retraining alone moves the figures), layer1, layers12,
+layers13, skip345 (layers 1, 2, 6 in a row), static (every vocabulary token alone through the
+six layers, mean over the message's tokens, model2vec-style), static_layer1, prune12x768 and
+prune6x384 (heads x FFN neurons kept per layer, by output energy on the training texts, with
+the attention-output and FFN-output weights refitted by least squares to the original layer's
+output), jitter (the shipped features plus noise of cosine ~0.9996: how much the figures move
+by chance), and, when `onnx` and `onnxruntime` are importable, ort_fp32, int8 (dynamic, per
+channel) and int8_blocks (MatMulNBits, 8 bits, blocks of 32). When both committed and int8 are
+run, the last lines apply the decision rule for int8 written in docs/moderation.md (all but its
+latency part).
+
+``--time KIND`` (fp32, int8 or int8_blocks) times instead: the rules, the encoder, the stage
+and the whole `screen_thorough`, as committed (exact) and with KIND's onnxruntime encoder
+in its place, message by message on fresh32-37, one pinned core, one thread (as
+bench/semantic.py does for the committed stage alone).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import sys
@@ -39,10 +54,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import semantic_train as T
 
+from moderation.detection import screen
 from moderation.detection import semantic as S
 from moderation.detection.normalise import normalise
 
-UNSEEN = (
+FIRST_REPORT = (
     "fresh32",
     "fresh33",
     "fresh34",
@@ -52,6 +68,16 @@ UNSEEN = (
     "heldout32",
     "heldout33",
 )
+JUDGED = ("heldout34", "heldout35", "firstsight52")
+UNSEEN = (*FIRST_REPORT, *JUDGED)
+SCORE_PY = T.ROOT.parent / "shared" / "moderation" / "score.py"
+if not SCORE_PY.exists():  # the copy kept in the repository
+    SCORE_PY = T.ROOT / "tests" / "data" / "shared-moderation" / "score.py"
+LEVELS = ("none", "watch", "high", "imminent")
+# The decision rule for int8 (docs/moderation.md): on the 900 pooled, stage alone and rules +
+# stage, int8 may catch at most this many fewer imminent and crisis messages than the
+# committed stage, and raise at most this many more harmless ones.
+MESSAGES_WORTH = 2
 Features = Callable[[list[list[int]], list[str]], np.ndarray]
 
 
@@ -331,44 +357,66 @@ def onnx_model(enc: Any) -> Any:
     return model
 
 
+def onnx_session(kind: str) -> Any:
+    """An onnxruntime session (one thread) over `onnx_model`'s graph: "fp32", "int8" (dynamic,
+    per channel) or "int8_blocks" (MatMulNBits, 8 bits, blocks of 32)."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "fp32.onnx"
+        onnx.save(onnx_model(encoder()), str(plain))
+        path = plain
+        if kind == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            path = Path(scratch) / "int8.onnx"
+            quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8, per_channel=True)
+        elif kind == "int8_blocks":
+            from onnxruntime.quantization.matmul_nbits_quantizer import (
+                DefaultWeightOnlyQuantConfig,
+                MatMulNBitsQuantizer,
+            )
+
+            config = DefaultWeightOnlyQuantConfig(
+                block_size=32, is_symmetric=True, accuracy_level=4, bits=8
+            )
+            quantizer = MatMulNBitsQuantizer(onnx.load(str(plain)), algo_config=config)
+            quantizer.process()
+            path = Path(scratch) / "blocks.onnx"
+            onnx.save(quantizer.model.model, str(path))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxEncoder:
+    """`semantic.Encoder`'s tokens() and encode_layers() with the six layers in onnxruntime."""
+
+    def __init__(self, kind: str) -> None:
+        self.session = onnx_session(kind)
+
+    def tokens(self, text: str) -> list[int]:
+        ids: list[int] = encoder().tokens(text)
+        return ids
+
+    def encode_ids(self, ids: list[int]) -> dict[int, np.ndarray]:
+        first, last = self.session.run(None, {"x": embed(encoder(), ids)})
+        return {1: unit(first), 6: unit(last)}
+
+    def encode_layers(self, text: str, layers: tuple[int, ...] = S.LAYERS) -> dict[int, np.ndarray]:
+        assert tuple(layers) == (1, 6)
+        return self.encode_ids(self.tokens(text))
+
+
 def onnxruntime_features(kind: str) -> Features:
     def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
-        import tempfile
-
-        import onnx
-        import onnxruntime as ort
-
-        enc = encoder()
-        with tempfile.TemporaryDirectory() as scratch:
-            plain = Path(scratch) / "fp32.onnx"
-            onnx.save(onnx_model(enc), str(plain))
-            path = plain
-            if kind == "int8":
-                from onnxruntime.quantization import QuantType, quantize_dynamic
-
-                path = Path(scratch) / "int8.onnx"
-                quantize_dynamic(
-                    str(plain), str(path), weight_type=QuantType.QInt8, per_channel=True
-                )
-            elif kind == "int8_blocks":
-                from onnxruntime.quantization.matmul_nbits_quantizer import (
-                    DefaultWeightOnlyQuantConfig,
-                    MatMulNBitsQuantizer,
-                )
-
-                config = DefaultWeightOnlyQuantConfig(
-                    block_size=32, is_symmetric=True, accuracy_level=4, bits=8
-                )
-                quantizer = MatMulNBitsQuantizer(onnx.load(str(plain)), algo_config=config)
-                quantizer.process()
-                path = Path(scratch) / "blocks.onnx"
-                onnx.save(quantizer.model.model, str(path))
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            rows = [session.run(None, {"x": embed(enc, t)}) for t in ids]
-        return np.stack([np.concatenate([unit(a), unit(b)]) for a, b in rows])
+        onnx_encoder = OnnxEncoder(kind)
+        rows = [onnx_encoder.encode_ids(t) for t in ids]
+        return np.stack([np.concatenate([r[1], r[6]]) for r in rows])
 
     return features
 
@@ -410,11 +458,162 @@ def static_vectors() -> np.ndarray:
     return _static[0]
 
 
+def score_module() -> Any:
+    """shared/moderation/score.py, the scorer the figures are defined by, as a module."""
+    spec = importlib.util.spec_from_file_location("score", SCORE_PY)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def counted(figures: dict[str, Any]) -> dict[str, int]:
+    """The counts behind score.py's figures: imminent caught, crisis caught, false alarms."""
+    confusion = figures["confusion"]
+
+    def raised(truth: str) -> int:
+        return int(confusion[truth]["high"] + confusion[truth]["imminent"])
+
+    return {
+        "imminent_caught": raised("imminent"),
+        "crisis_caught": raised("high") + raised("imminent"),
+        "false_alarms": raised("none"),
+    }
+
+
+def judged(score: Any, rows: list[dict[str, str]], pred: np.ndarray) -> dict[str, dict[str, Any]]:
+    """score.py's figures for `pred` (levels, one per row) on each judged file and pooled."""
+    out = {}
+    for name in (*JUDGED, "pooled"):
+        keep = [i for i, r in enumerate(rows) if r["set"] == name or name == "pooled"]
+        gold = [{"id": str(i), "level": rows[i]["level"]} for i in keep]
+        said = [{"id": str(i), "level": LEVELS[pred[i]]} for i in keep]
+        out[name] = score.score(gold, said)
+    return out
+
+
+def show_judged(label: str, results: dict[str, dict[str, Any]]) -> None:
+    for name, f in results.items():
+        c = counted(f)
+        print(
+            f"  {label:14s} {name:13s} {f['messages']:4d} msgs  "
+            f"{f['imminent_caught']:.3f} / {f['imminent_recall']:.3f} / {f['crisis_recall']:.3f}"
+            f" / {f['false_alarm_rate']:.3f}   (imminent caught {c['imminent_caught']}, crisis "
+            f"caught {c['crisis_caught']}, false alarms {c['false_alarms']})"
+        )
+
+
+def by_level(gold: np.ndarray) -> str:
+    """How many of these labels are at each level, highest first."""
+    return ", ".join(f"{LEVELS[g]} {int((gold == g).sum())}" for g in (3, 2, 1, 0))
+
+
+def decide(results: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> None:
+    """The decision rule for int8 (docs/moderation.md), less its latency part."""
+    passed = True
+    for view in ("stage alone", "rules + stage"):
+        was = counted(results["committed"][view]["pooled"])
+        now = counted(results["int8"][view]["pooled"])
+        for key, worse in (
+            ("imminent_caught", was["imminent_caught"] - now["imminent_caught"]),
+            ("crisis_caught", was["crisis_caught"] - now["crisis_caught"]),
+            ("false_alarms", now["false_alarms"] - was["false_alarms"]),
+        ):
+            ok = worse <= MESSAGES_WORTH
+            passed &= ok
+            print(
+                f"  {view:13s} {key:15s} committed {was[key]:3d}  int8 {now[key]:3d}  "
+                f"{'worse' if worse > 0 else 'not worse'} by {max(worse, 0)}: "
+                f"{'ok' if ok else 'FAILS'} (at most {MESSAGES_WORTH})"
+            )
+    print(f"  accuracy part of the rule: {'met' if passed else 'NOT met'}")
+
+
+def time_against_exact(kind: str, repeat: int) -> None:
+    """p50 / p99 of the committed (exact) stage and of the same stage with `kind`'s encoder,
+    message by message, alternating which goes first, on one pinned core and one thread.
+    The weights do not change the time, so the committed ones serve for both."""
+    import copy
+    import json
+
+    from semantic import percentiles, show  # bench/semantic.py
+
+    from moderation.detection import screen_thorough
+    from moderation.detection.thorough import combine
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    stage = S.model()
+    if stage is None:
+        sys.exit("the second stage is not installed")
+    other = copy.copy(stage)
+    other.encoder = OnnxEncoder(kind)
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted(T.UNIT.glob("fresh*.jsonl"))
+        for line in path.open(encoding="utf-8")
+        if line.strip()
+    ]
+    print(
+        f"{len(texts)} messages (fresh32-37) x {repeat}; cpu {sorted(os.sched_getaffinity(0))}; "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; onnxruntime one thread"
+    )
+    runs: list[tuple[str, Callable[[str], object], Callable[[str], object] | None]] = [
+        ("rules: screen()", screen, None),
+        ("encoder alone", stage.encoder.encode_layers, other.encoder.encode_layers),
+        ("stage alone: assess()", stage.assess, other.assess),
+        (
+            "whole: screen_thorough()",
+            screen_thorough,
+            lambda t: combine(screen(t), other.assess(t), t),
+        ),
+    ]
+    clock = time.perf_counter_ns
+    for _, *fns in runs:  # warm up
+        for text in texts[:50]:
+            for fn in fns:
+                if fn is not None:
+                    fn(text)
+    for name, exact_fn, other_fn in runs:
+        timings: dict[str, list[int]] = {"exact": [], kind: []}
+        for _ in range(repeat):
+            for i, text in enumerate(texts):
+                pair = [("exact", exact_fn)] + ([(kind, other_fn)] if other_fn else [])
+                for label, fn in pair if i % 2 else pair[::-1]:
+                    begin = clock()
+                    fn(text)
+                    timings[label].append(clock() - begin)
+        for label, values in timings.items():
+            if values:
+                print(f"{name:26s} {label:6s} {show(percentiles(values))}")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument(
+        "names", nargs="*", help=f"default: every one of {', '.join(['committed', *CANDIDATES])}"
+    )
+    parser.add_argument(
+        "--time",
+        metavar="KIND",
+        choices=("fp32", "int8", "int8_blocks"),
+        help="only time the committed stage against the same with this onnxruntime encoder",
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="with --time: passes over the data")
     args = parser.parse_args()
-    files = [p for p in T.training_files() if p.stem not in UNSEEN]
+    if args.time:
+        time_against_exact(args.time, args.repeat)
+        return
+    # (checked here: Python 3.11's argparse rejects an empty "*" positional that has choices)
+    names = args.names or ["committed", *CANDIDATES]
+    unknown = set(names) - {"committed", *CANDIDATES}
+    if unknown:
+        parser.error(f"no such candidate: {', '.join(sorted(unknown))}")
+    # The 33 files the committed weights were trained on: not the later heldout32-35.
+    files = [p for p in T.training_files() if p.stem not in UNSEEN and p.stem not in T.LATER_FILES]
+    assert len(files) == 33, [p.name for p in files]
     unseen = [T.UNIT / f"{name}.jsonl" for name in UNSEEN]
     rows = T.load_rows([*files, *unseen])
     SETS[:] = [r["set"] for r in rows]
@@ -425,39 +624,81 @@ def main() -> None:
     guard = np.array([bool(S.BREAKUP.search(t)) for t in texts])
     train = np.where(~np.isin(sets, UNSEEN))[0]
     labelled = np.where(~np.isin(sets, [*UNSEEN, "curated"]))[0]
+    rest = np.where(np.isin(sets, UNSEEN))[0]
+    rest_rows = [rows[i] for i in rest]
+    rules = np.array([T.RANK[screen(rows[i]["text"]).level.value] for i in rest])
+    score = score_module()
     print(
         f"{len(labelled)} labelled rows in {len(files)} files + curated; unseen: {', '.join(UNSEEN)}"
     )
-    for name in args.names:
+    results: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    predictions: dict[str, np.ndarray] = {}
+    for name in names:
         started = time.perf_counter()
-        try:
-            found = CANDIDATES[name](ids, texts).astype(np.float32)  # as the stage has them
-        except ImportError as error:
-            print(f"== {name}: skipped ({error})")
-            continue
-        # float64 from here on, as semantic_train.py's features are: the figures are that
-        # sensitive (the shipped features in float32 score 0.884 / 0.877 / 0.876 out of fold)
-        X = found.astype(np.float64) / math.sqrt(found.shape[1] // 384)
-        P = np.zeros((len(rows), 2))
-        for held_name in sorted(set(sets[labelled])):
-            held = np.where(sets == held_name)[0]
-            fold = train[sets[train] != held_name]
-            P[held] = T.predict(
-                T.fit(X[fold], [texts[i] for i in fold], y[fold]), X[held], [texts[i] for i in held]
+        if name == "committed":
+            stage = S.model()
+            if stage is None:
+                sys.exit("the second stage is not installed")
+            pred = np.array([T.RANK[stage.assess(r["text"]).level.value] for r in rest_rows])
+            print(
+                f"== committed (th={stage.th:.4f} ti={stage.ti:.2f}; not retrained; "
+                f"{time.perf_counter() - started:.0f}s)"
             )
-        th, ti = T.choose(P[labelled], y[labelled])
-        oof = T.levels(P[labelled], th, ti)
-        oof[guard[labelled]] = 0
-        fitted = T.fit(X[train], [texts[i] for i in train], y[train])
-        rest = np.where(np.isin(sets, UNSEEN))[0]
-        pred = T.levels(T.predict(fitted, X[rest], [texts[i] for i in rest]), th, ti)
-        pred[guard[rest]] = 0
-        print(f"== {name} (th={th:.4f} ti={ti:.2f}; {time.perf_counter() - started:.0f}s)")
-        print(f"  out of fold (33 files)  {T.figures(y[labelled], oof)}")
-        for group, names in (("fresh32-37", UNSEEN[:6]), ("heldout32-33", UNSEEN[6:])):
+        else:
+            try:
+                found = CANDIDATES[name](ids, texts).astype(np.float32)  # as the stage has them
+            except ImportError as error:
+                print(f"== {name}: skipped ({error})")
+                continue
+            # float64 from here on, as semantic_train.py's features are: the figures are that
+            # sensitive (the shipped features in float32 score 0.884 / 0.877 / 0.876 out of fold)
+            X = found.astype(np.float64) / math.sqrt(found.shape[1] // 384)
+            P = np.zeros((len(rows), 2))
+            for held_name in sorted(set(sets[labelled])):
+                held = np.where(sets == held_name)[0]
+                fold = train[sets[train] != held_name]
+                P[held] = T.predict(
+                    T.fit(X[fold], [texts[i] for i in fold], y[fold]),
+                    X[held],
+                    [texts[i] for i in held],
+                )
+            th, ti = T.choose(P[labelled], y[labelled])
+            oof = T.levels(P[labelled], th, ti)
+            oof[guard[labelled]] = 0
+            fitted = T.fit(X[train], [texts[i] for i in train], y[train])
+            pred = T.levels(T.predict(fitted, X[rest], [texts[i] for i in rest]), th, ti)
+            pred[guard[rest]] = 0
+            print(f"== {name} (th={th:.4f} ti={ti:.2f}; {time.perf_counter() - started:.0f}s)")
+            print(f"  out of fold (33 files)  {T.figures(y[labelled], oof)}")
+        for group, names in (("fresh32-37", FIRST_REPORT[:6]), ("heldout32-33", FIRST_REPORT[6:])):
             mask = np.isin(sets[rest], names)
             print(f"  {group:22s}  {T.figures(y[rest][mask], pred[mask])}")
+        on = np.isin(sets[rest], JUDGED)
+        judged_rows = [r for r, keep in zip(rest_rows, on, strict=True) if keep]
+        results[name] = {
+            "stage alone": judged(score, judged_rows, pred[on]),
+            "rules + stage": judged(score, judged_rows, np.maximum(pred, rules)[on]),
+        }
+        for view, figures in results[name].items():
+            show_judged(view, figures)
+        predictions[name] = pred[on]
+        if name != "committed" and "committed" in predictions:
+            was, now = predictions["committed"] >= 2, pred[on] >= 2
+            gold = y[rest][on]
+            print(
+                f"  against committed, stage alone on the 900: {int((was != now).sum())} answers "
+                f"differ at high or above; raised only by {name}: {by_level(gold[now & ~was])}; "
+                f"only by committed: {by_level(gold[was & ~now])} (by their labels); "
+                f"{int((predictions['committed'] != pred[on]).sum())} differ at all"
+            )
         sys.stdout.flush()
+    if "committed" in results:
+        on = np.isin(sets[rest], JUDGED)
+        judged_rows = [r for r, keep in zip(rest_rows, on, strict=True) if keep]
+        show_judged("rules alone", judged(score, judged_rows, rules[on]))
+    if {"committed", "int8"} <= results.keys():
+        print("== the decision rule for int8, on the 900 pooled (docs/moderation.md)")
+        decide(results)
 
 
 if __name__ == "__main__":
