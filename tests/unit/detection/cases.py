@@ -356,6 +356,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("relapsed yesterday after a year without self harm", "high", "self_harm.act_by_body"),
     # a recovery story that is over, unless it is said in the present
     ("that was years ago but i still want to die every day", "high", None),
+    ("if i have to move back in with my parents i want to be dead", "high", "suicide.wish"),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -549,4 +550,5 @@ NEGATIVE_CASES: list[str] = [
     "i wanted to die every day back then. that was 3 years ago, i'm ok now",
     "i am not thinking of hurting myself, i just want to talk",
     "when i said no he laughed and walked away",
+    "back in school i wanted to die most days. i'm doing well now",
 ]
