@@ -340,7 +340,9 @@ def _scan(lex: Lexicon, text: str, tokens: list[str], found: list[_Signal]) -> i
             start, end = match.span()
             if not start or not text[start - 1].isalnum():  # matches begin at a word start
                 found.append(_new_signal((rule, start, end, False, rule.rank)))
-            match = regex.search(text, end if end > start else start + 1)
+                match = regex.search(text, end if end > start else start + 1)
+            else:  # "he" inside "the": a match at a later word start may overlap this one
+                match = regex.search(text, start + 1)
     return passed >> size
 
 
@@ -555,10 +557,12 @@ def _combination(
 
 
 def _distinct(one: _Signal, other: _Signal) -> bool:
-    """Two signals say two things: not the same words read twice, nor a cue inside
-    another cue ("tonight" inside "tonight's the night")."""
+    """Two signals say two things: not the same words read twice (nor by two patterns of
+    one rule), nor a cue inside another cue ("tonight" inside "tonight's the night")."""
     if one is other or (one.start == other.start and one.end == other.end):
         return False
+    if one.rule is other.rule and one.start < other.end and other.start < one.end:
+        return False  # one rule's overlapping matches ("im at the station" / "at the station.")
     nested = (one.start <= other.start and other.end <= one.end) or (
         other.start <= one.start and one.end <= other.end
     )

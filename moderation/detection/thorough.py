@@ -10,12 +10,16 @@ rules' assessment unchanged (and one warning says so). See docs/moderation.md, "
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from moderation.detection import semantic
 from moderation.detection.assessment import Assessment, Evidence, Level
 from moderation.detection.detector import screen
+from moderation.detection.lexicon import lexicon
+from moderation.detection.normalise import normalise
 
 log = logging.getLogger("moderation.detection")
 
@@ -35,9 +39,62 @@ class ModelEvidence(Evidence):
         return f"{Evidence.label(self)} ({self.note})"
 
 
+# Why the rules set a match aside, for the reasons that say there is no present risk: said
+# not to be so, or over.
+_SET_ASIDE = frozenset({"negation", "past", "recovery"})
+# Said outright not to be worrying ("nothing sinister", "not in a dark way").
+_REASSURED = re.compile(
+    r"\b(?:nothing (?:sinister|dark|to worry about)|not in a (?:dark|bad|sad|scary|worrying) way)\b"
+)
+# Dealing with an ex: blocking, telling them it is over, their late-night texts.
+_EX = re.compile(
+    r"\b(?:(?:blocked|unblocked|muted) (?:him|her|them|my ex|his number|her number)"
+    r"|(?:told|texted) my ex\b|(?:my |an )?ex (?:texted|messaged|called|dmed|dmd))\b"
+)
+
+
+@cache
+def _rule_levels() -> dict[str, Level]:
+    return {rule.id: rule.level for rule in lexicon().rules}
+
+
+def guard(rules: Assessment, text: str) -> str | None:
+    """Why the second stage may not raise the rules' answer for `text`, or None.
+
+    The stage reads words, not what the rules know about them, so it raises denials,
+    finished stories and breakups built from crisis words (docs/moderation.md, "Round 35").
+    These guards hold only where the rules kept nothing at high or above; the breakup guard
+    that reads the text alone ("end it with him") is in `semantic`.
+
+    - ``set_aside``: the rules read crisis language (a rule of level high or above) and set
+      every such match aside as negated, past or over ("i'm not going to hurt myself, i'm
+      going to hurt my wallet", "last year i was in hospital after wanting to end it").
+    - ``reassured``: the writer says outright it is nothing worrying ("nothing sinister").
+    - ``ex``: blocking an ex or answering their texts, with no rule signal at all.
+    """
+    if rules.level >= Level.HIGH:
+        return None
+    if rules.discounted:
+        levels = _rule_levels()
+        crisis = [
+            reason
+            for rule_id, _, reason in (item.rule_id.partition("~") for item in rules.discounted)
+            if levels.get(rule_id, Level.NONE) >= Level.HIGH
+        ]
+        if crisis and all(reason in _SET_ASIDE for reason in crisis):
+            return "set_aside"
+    normalised = normalise(text).text
+    if _REASSURED.search(normalised):
+        return "reassured"
+    if rules.level is Level.NONE and not rules.discounted and _EX.search(normalised):
+        return "ex"
+    return None
+
+
 def combine(rules: Assessment, verdict: semantic.SemanticVerdict | None, text: str) -> Assessment:
-    """`rules` raised by `verdict`: never lowered; evidence appended when the stage fired."""
-    if verdict is None or verdict.level < Level.HIGH:
+    """`rules` raised by `verdict`: never lowered; evidence appended when the stage fired,
+    unless a guard (`guard`) keeps the stage from raising."""
+    if verdict is None or verdict.level < Level.HIGH or guard(rules, text) is not None:
         return rules
     start = len(text) - len(text.lstrip())
     end = len(text.rstrip())

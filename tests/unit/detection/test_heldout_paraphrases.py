@@ -25,23 +25,39 @@ FLOOR = {
 }
 
 
-OWN_SETS = [HERE / "paraphrases.jsonl", *sorted(HERE.glob("heldout*.jsonl"))]
+OWN_SETS = [
+    HERE / "paraphrases.jsonl",
+    *sorted(HERE.glob("heldout*.jsonl")),
+    # round 35 was written from its misses, so it is an own set now (not renamed: the second
+    # stage's first-sight guard in test_semantic.py and bench/semantic_train.py name it)
+    HERE / "firstsight52.jsonl",
+]
 
 # heldout34/35 (round 34: 600 messages written by people who never saw the detector) are
-# NOT yet above the floor with the rules alone; their rules-only figures after round 34
-# are kept here as a regression guard, not as a pass mark (docs/moderation.md). With the
-# second stage they meet the full floor like every other set (the test below).
+# NOT yet above the floor with the rules alone; their rules-only figures (as of round 35,
+# which raised both a little) are kept here as a regression guard, not as a pass mark
+# (docs/moderation.md). With the second stage they meet the full floor like every other set
+# (the test below).
 RULES_BELOW_FLOOR = {
     "heldout34.jsonl": {
-        "imminent_caught": (">=", 0.833),
-        "imminent_recall": (">=", 0.763),
-        "crisis_recall": (">=", 0.893),
+        "imminent_caught": (">=", 0.847),
+        "imminent_recall": (">=", 0.777),
+        "crisis_recall": (">=", 0.913),
         "false_alarm_rate": ("<=", 0.0),
     },
     "heldout35.jsonl": {
         "imminent_caught": (">=", 0.888),
         "imminent_recall": (">=", 0.833),
-        "crisis_recall": (">=", 0.866),
+        "crisis_recall": (">=", 0.873),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+    # firstsight52 (w52-57): 0.583 / 0.528 / 0.613 / 0.020 with the rules alone at first
+    # sight; after round 35, written from its misses (second sight, so tuned): 1.000 / 1.000 /
+    # 0.993 / 0.000. Above the floor, but kept at its own figures: a regression guard.
+    "firstsight52.jsonl": {
+        "imminent_caught": (">=", 0.999),
+        "imminent_recall": (">=", 0.999),
+        "crisis_recall": (">=", 0.993),
         "false_alarm_rate": ("<=", 0.0),
     },
 }

@@ -39,10 +39,14 @@ def _as_written() -> list[tuple[re.Pattern[str], Rule]]:
 def _full_scan(text: str) -> set[tuple[str, int, int]]:
     found = set()
     for regex, rule in _as_written():
-        for match in regex.finditer(text):
-            start = match.start()
+        match = regex.search(text)
+        while match is not None:
+            start, end = match.span()
             if not start or not text[start - 1].isalnum():
-                found.add((rule.id, start, match.end()))
+                found.add((rule.id, start, end))
+                match = regex.search(text, end if end > start else start + 1)
+            else:  # not at a word start: look again from the next character
+                match = regex.search(text, start + 1)
     return found
 
 
