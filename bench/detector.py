@@ -134,7 +134,9 @@ def main() -> int:
                 call(text)
                 into.append(clock() - before)
     new_s, old_s = sum(new_timings) / 1e9, sum(old_timings) / 1e9
-    print(f"import + lexicon compile: now {compile_ms:.0f} ms, as of {args.baseline} {old_ms:.0f} ms")
+    print(
+        f"import + lexicon compile: now {compile_ms:.0f} ms, as of {args.baseline} {old_ms:.0f} ms"
+    )
     print(summary("now:      ", new_timings, new_s))
     print(summary(f"{args.baseline[:9]:9s} ", old_timings, old_s))
     print(f"ratio: x{old_s / new_s:.2f} (messages per second, now / as of {args.baseline})")

@@ -91,13 +91,17 @@ class _Context:
         "live",
         "live_words",
         "memo",
+        "regexes",
         "text",
     )
 
-    def __init__(self, text: str, live_words: int) -> None:
+    def __init__(
+        self, text: str, live_words: int, regexes: Sequence[re.Pattern[str] | None]
+    ) -> None:
         self.text = text
-        # Bit i: contexts i of the gate passes its word tests (`_gate`).
+        # Bit i: the context test i of the gate passes its word tests (`_gate`).
         self.live_words = live_words
+        self.regexes = regexes
         self._clauses: list[int] | None = None
         self._sentence_ends: list[int] | None = None
         # A signal's contexts ask for its sentence in turn: keep the last answer.
@@ -156,21 +160,37 @@ class _Context:
         return self._quotes
 
 
-def _live(context: ContextRule, facts: _Context, bit: int) -> bool:
-    """Whether `context` can apply to any signal of the message (cached per message): its
-    words are there; for a message-wide context, it matches; for quotes, there are some."""
-    if not facts.live_words >> bit & 1:
-        live = False  # the words the context needs are not in the message
-    elif context.scope == "quote":
+def _live(context: ContextRule, facts: _Context) -> bool:
+    """Whether `context` can apply to any signal of the message (cached per message): the
+    words of one of its options are there (the caller asks first); for a message-wide
+    context, it matches; for quotes, there are some."""
+    if context.scope == "quote":
         live = bool(facts.quotes())
     elif context.scope == "message":
-        live = bool(context.pattern and _search_word(context.pattern, facts.text))
-        if live and context.unless is not None and context.unless_scope == "message":
-            live = not _search_word(context.unless, facts.text)
+        text = facts.text
+        live = _found(facts, context.mask, 0, len(text))
+        if live and context.unless_scope == "message":
+            live = not _found(facts, context.unless_mask, 0, len(text))
     else:
         live = context.pattern is not None
     facts.live[context.id] = live
     return live
+
+
+def _found(facts: _Context, mask: int, start: int, stop: int) -> bool:
+    """Whether one of the context tests in `mask` (bit i: Gate.tests[i]) matches at a word
+    start of text[start:stop]: those of them whose words the message has are searched."""
+    candidates = facts.live_words & mask
+    regexes = facts.regexes
+    text = facts.text
+    while candidates:
+        lowest = candidates & -candidates
+        candidates ^= lowest
+        regex = regexes[lowest.bit_length() - 1]
+        assert regex is not None  # only a context without a pattern has none
+        if _search_word(regex, text, start, stop) is not None:
+            return True
+    return False
 
 
 def _search_word(
@@ -195,13 +215,9 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
         return facts.in_quote(signal.start, signal.end)
     if scope == "message":
         return not _unless(context, signal, facts)
-    text = facts.text
-    assert context.pattern is not None  # else not live
     if scope == "before":
         start = max(facts.clause_start(signal.start), signal.start - _BEFORE_WINDOW)
-        if context.pattern.search(text, start, signal.start) is None:
-            return False  # the usual answer, without _search_word's loop
-        if not _search_word(context.pattern, text, start, signal.start):
+        if not _found(facts, context.mask, start, signal.start):
             return False
         return not _unless(context, signal, facts)
     s_start, s_end = facts.sentence(signal.start)
@@ -210,21 +226,20 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     key = (context.id, s_start, s_end)
     hit = facts.memo.get(key)
     if hit is None:
-        hit = facts.memo[key] = bool(_search_word(context.pattern, text, s_start, s_end))
+        hit = facts.memo[key] = _found(facts, context.mask, s_start, s_end)
     return hit and not _unless(context, signal, facts)
 
 
 def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
-    if context.unless is None or context.unless_scope == "message":
-        return False
+    if context.unless_scope == "message" or not facts.live_words & context.unless_mask:
+        return False  # no unless, asked already (`_live`), or its words are not there
     s_start, s_end = facts.sentence(signal.start)
     if context.unless_scope == "clause":
         s_start, s_end = facts.clause(signal.start, s_start, s_end)
     key = (f"{context.id}~unless", s_start, s_end)
     found = facts.memo.get(key)
     if found is None:
-        found = _search_word(context.unless, facts.text, s_start, s_end) is not None
-        facts.memo[key] = found
+        found = facts.memo[key] = _found(facts, context.unless_mask, s_start, s_end)
     return found
 
 
@@ -353,7 +368,8 @@ def _analyse(text: str, lex: Lexicon, recent: bool = False) -> _Analysis:
     live_words = _scan(lex, norm, tokens(norm) if words is None else words, found)
     if not found:
         return _Analysis(normalised, (), ())
-    facts = _Context(norm, live_words)
+    assert lex.gate is not None
+    facts = _Context(norm, live_words, lex.gate.regexes)
     kept: list[_Signal] = []
     discounted: list[tuple[_Signal, str]] = []
     risk = [signal for signal in found if signal.rule.rank]
@@ -391,12 +407,12 @@ def _judge(
             continue
         reason = None
         capped = False
-        for context, bit in contexts:
-            if not live_words >> bit & 1:
-                continue
+        for context in contexts:
+            if not live_words & context.mask:
+                continue  # the words of none of its options are in the message
             applies = live.get(context.id)
             if applies is None:
-                applies = _live(context, facts, bit)
+                applies = _live(context, facts)
             if applies and _applies(context, signal, facts):
                 if context.effect == "cap_watch":
                     capped = True

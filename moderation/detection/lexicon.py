@@ -12,10 +12,11 @@ Patterns with no such word (rare) are always run.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,18 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextTest:
+    """One option of a context's pattern or `unless` (`_context_tests`), with the words
+    a match of it needs: the gate tests each option on its own."""
+
+    regex: re.Pattern[str] | None  # None: the context has no pattern (quotes)
+    # Keys of which the text must have one for `regex` to match (None: unknown).
+    keys: frozenset[str] | None
+    # Groups of whole words of which the text must have one of each (lexicon._word_groups).
+    words: tuple[frozenset[str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ContextRule:
     id: str
     scope: str
@@ -58,10 +71,13 @@ class ContextRule:
     unless: re.Pattern[str] | None
     unless_scope: str
     comment: str
-    # Keys of which the text must have one for `pattern` to match (None: unknown).
-    keys: frozenset[str] | None = None
-    # Groups of whole words of which the text must have one of each (lexicon._word_groups).
-    words: tuple[frozenset[str], ...] = ()
+    # The options of `pattern` and of `unless`: the context's pattern matches at a word
+    # start where one of its options does.
+    tests: tuple[ContextTest, ...] = ()
+    unless_tests: tuple[ContextTest, ...] = ()
+    # The bits of those tests in the gate (bit i: Gate.tests[i]), set by load_lexicon.
+    mask: int = 0
+    unless_mask: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +155,7 @@ class Lexicon:
     gate: Gate | None = None
     # rule id -> the mask of its contexts' numbers in the gate (bit i: Gate.contexts[i])
     # and its contexts in order, each with its number.
-    rule_context_bits: dict[str, tuple[int, tuple[tuple[ContextRule, int], ...]]] = field(
-        default_factory=dict
-    )
+    rule_context_bits: dict[str, tuple[int, tuple[ContextRule, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,28 +164,30 @@ class Gate:
     that a message needs one dict lookup per word and a few integer operations.
 
     Bits are numbered in `slots` slots of `width` bits: within a slot, bit n < `size`
-    stands for pattern n, bit `size` + i for context i (`contexts`). Slot 0: the message
-    has a word filed under the key of the pattern (or context); slot 1: under its
-    `second` key; slot 2 + r: a whole word of its word group r. A test that a pattern or
-    context does not have is set in `free`. What passes every slot can match (a
-    pattern) or be live (a context, as far as words go).
+    stands for pattern n, bit `size` + i for the option of a context's pattern (or
+    `unless`) `tests[i]`. Slot 0: the message has a word filed under the key of the
+    pattern (or option); slot 1: under its `second` key; slot 2 + r: a whole word of its
+    word group r. A test that a pattern or option does not have is set in `free`. What
+    passes every slot can match (as far as words go).
     """
 
     size: int
     width: int
     slots: int
-    contexts: tuple[str, ...]
+    tests: tuple[ContextTest, ...]
     key_bits: dict[str, int]  # a word's key (first 4 or first 3 letters) -> bits
     word_bits: dict[str, int]  # a whole word -> bits
     free: int
     # A token's key and word bits together, filled as tokens are seen (the detector's).
     token_bits: dict[str, int] = field(default_factory=dict)
+    # tests[i].regex, for the detector.
+    regexes: tuple[re.Pattern[str] | None, ...] = ()
 
 
-def _build_gate(matcher: Matcher, contexts: Sequence[ContextRule]) -> Gate:
+def _build_gate(matcher: Matcher, tests: Sequence[ContextTest]) -> Gate:
     size = matcher.size
-    width = size + len(contexts)
-    slots = 2 + max(matcher.word_tests, max((len(c.words) for c in contexts), default=0))
+    width = size + len(tests)
+    slots = 2 + max(matcher.word_tests, max((len(t.words) for t in tests), default=0))
     key_bits: dict[str, int] = defaultdict(int)
     word_bits: dict[str, int] = defaultdict(int)
     free = 0
@@ -186,7 +202,7 @@ def _build_gate(matcher: Matcher, contexts: Sequence[ContextRule]) -> Gate:
         for key in second or ():
             key_bits[key] |= 1 << (width + number)
     owners: list[tuple[int, tuple[frozenset[str], ...]]] = list(enumerate(matcher.words))
-    owners += [(size + i, context.words) for i, context in enumerate(contexts)]
+    owners += [(size + i, test.words) for i, test in enumerate(tests)]
     for number, groups in owners:
         for rank in range(slots - 2):
             bit = 1 << ((2 + rank) * width + number)
@@ -195,21 +211,22 @@ def _build_gate(matcher: Matcher, contexts: Sequence[ContextRule]) -> Gate:
             else:
                 for word in groups[rank]:
                     word_bits[word] |= bit
-    for i, context in enumerate(contexts):
+    for i, test in enumerate(tests):
         bit = size + i
-        if context.keys is None:
+        if test.keys is None:
             free |= 1 << bit
-        for key in context.keys or ():
+        for key in test.keys or ():
             key_bits[key] |= 1 << bit
         free |= 1 << (width + bit)  # no second key
     return Gate(
         size=size,
         width=width,
         slots=slots,
-        contexts=tuple(context.id for context in contexts),
+        tests=tuple(tests),
         key_bits=dict(key_bits),
         word_bits=dict(word_bits),
         free=free,
+        regexes=tuple(test.regex for test in tests),
     )
 
 
@@ -369,6 +386,7 @@ _COMMON = frozenset(
     ]
 )
 _KEY_LENGTH = 4
+_PUNCTUATION = frozenset(string.punctuation)
 
 
 def _is_space(op: Any, arg: Any) -> bool:
@@ -404,8 +422,8 @@ def _required(items: Sequence[Any], run: str | None) -> tuple[list[frozenset[str
             groups.append(frozenset([key]))
 
     for op, arg in items:
-        if _is_space(op, arg):
-            flush(run, True)
+        if _is_space(op, arg) or (op is constants.LITERAL and chr(arg) in _PUNCTUATION):
+            flush(run, True)  # the text's words are split at punctuation too ("d&d")
             run = ""
         elif op is constants.LITERAL:
             if run is not None:
@@ -505,7 +523,12 @@ def _index_keys(pattern: str) -> frozenset[str] | None:
         parsed = _parsed(pattern)
     except re.error:
         return None
-    groups, run = _required(list(parsed), "")
+    return _keys_of(list(parsed))
+
+
+def _keys_of(items: list[Any]) -> frozenset[str] | None:
+    """`_index_keys` of a parsed pattern."""
+    groups, run = _required(items, "")
     key = _key(run, True)
     if key is not None:
         groups.append(frozenset([key]))
@@ -536,8 +559,13 @@ def _word_groups(pattern: str) -> tuple[frozenset[str], ...]:
         parsed = _parsed(pattern)
     except re.error:
         return ()
-    groups, partial = _whole_words(list(parsed), _WORD_START)
-    if pattern.endswith(r"(?![a-z0-9])") and partial and "" not in partial:
+    return _word_groups_of(list(parsed), ends_word=pattern.endswith(r"(?![a-z0-9])"))
+
+
+def _word_groups_of(items: list[Any], *, ends_word: bool) -> tuple[frozenset[str], ...]:
+    """`_word_groups` of a parsed pattern (`ends_word`: its match ends a word)."""
+    groups, partial = _whole_words(items, _WORD_START)
+    if ends_word and partial and "" not in partial:
         groups.append(partial)  # the last word ends where the pattern does
     ranked = sorted(dict.fromkeys(groups), key=_word_group_weight)
     return tuple(ranked[:_WORD_GROUPS_KEPT])
@@ -802,6 +830,62 @@ def _factor_options(options: list[list[Any]], state: Any) -> list[list[Any]]:
     return factored
 
 
+# More options than this after spreading a context's leading alternations
+# (`_leading_options`): keep the pattern as one test.
+_MAX_OPTIONS = 500
+
+
+def _context_tests(pattern: str | None) -> tuple[ContextTest, ...]:
+    """A context's pattern (or `unless`) as tests of its options, each with its words.
+
+    A context only asks whether its pattern matches at a word start of a span, not where
+    or how; that holds exactly where one of the options of its alternation does. A
+    context's pattern is long (dozens of words and phrases), so searched whole it costs
+    about as much as all its options; most messages have the words of one or two of
+    them, and the gate finds which (`Gate`), so the detector searches for those only.
+    Options are read after spreading out the alternations and groups a pattern starts
+    with (``(?:a|b)c`` is ``ac|bc``).
+    """
+    if pattern is None:
+        return (ContextTest(regex=None, keys=None, words=()),)
+    parsed = _parsed(pattern)
+    options = _leading_options(list(parsed))
+    if len(options) > _MAX_OPTIONS:
+        options = [list(parsed)]
+    return tuple(
+        ContextTest(
+            regex=_compile_items(option, parsed.state),
+            keys=_keys_of(option),
+            words=_word_groups_of(option, ends_word=False),
+        )
+        for option in options
+    )
+
+
+def _leading_options(items: list[Any]) -> list[list[Any]]:
+    """The options of a parsed pattern, with every alternation or group it starts with
+    spread out: ``(?:a|b)c`` gives ``ac`` and ``bc``."""
+    constants = re._constants  # type: ignore[attr-defined]
+    if items and items[0][0] is constants.SUBPATTERN:
+        group, add_flags, del_flags, body = items[0][1]
+        if group is None and not add_flags and not del_flags:
+            return _leading_options(list(body) + items[1:])
+    if items and items[0][0] is constants.BRANCH:
+        options: list[list[Any]] = []
+        for branch in items[0][1][1]:
+            options.extend(_leading_options(list(branch) + items[1:]))
+            if len(options) > _MAX_OPTIONS:
+                return [items]
+        return options
+    return [items]
+
+
+def _compile_items(items: list[Any], state: Any) -> re.Pattern[str]:
+    """A parsed pattern compiled, its alternations as trees of first letters (`_factored`)."""
+    tree = re._parser.SubPattern(state, _factor_items(items, state))  # type: ignore[attr-defined]
+    return re._compiler.compile(tree, 0)  # type: ignore[attr-defined]
+
+
 def _as_list(value: object, where: str) -> list[str]:
     if value is None:
         return []
@@ -842,10 +926,10 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
         id=context_id,
         scope=scope,
         effect=effect,
-        keys=_index_keys(pattern) if pattern is not None else None,
-        words=_word_groups(pattern) if pattern is not None else (),
         pattern=_factored(pattern) if pattern is not None else None,
         unless=_factored(unless) if unless is not None else None,
+        tests=_context_tests(pattern),
+        unless_tests=_context_tests(unless) if unless is not None else (),
         unless_scope=str(entry.get("unless_scope", scope)),
         comment=str(entry.get("comment", "")),
     )
@@ -929,7 +1013,18 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
             raise LexiconError(f"combo {combo.id}: no rule has tags {sorted(unknown)}")
 
     matcher = _build_matcher(rules)
-    gate = _build_gate(matcher, list(contexts.values()))
+    tests: list[ContextTest] = []
+    for context_id, context in contexts.items():
+        first = len(tests)
+        tests += context.tests
+        middle = len(tests)
+        tests += context.unless_tests
+        contexts[context_id] = replace(
+            context,
+            mask=(1 << middle) - (1 << first),
+            unless_mask=(1 << len(tests)) - (1 << middle),
+        )
+    gate = _build_gate(matcher, tests)
     _parsed.cache_clear()
     _factored.cache_clear()
     return Lexicon(
@@ -944,18 +1039,17 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         combos_by_first=_masks(len(combos), _filed([combo.first for combo in combos])),
         combos_by_second=_masks(len(combos), _filed([combo.second for combo in combos])),
         gate=gate,
-        rule_context_bits={rule.id: _context_bits(rule, contexts, gate) for rule in rules},
+        rule_context_bits={rule.id: _context_bits(rule, contexts) for rule in rules},
     )
 
 
 def _context_bits(
-    rule: Rule, contexts: dict[str, ContextRule], gate: Gate
-) -> tuple[int, tuple[tuple[ContextRule, int], ...]]:
-    numbered = tuple((contexts[c], gate.contexts.index(c)) for c in rule.contexts)
+    rule: Rule, contexts: dict[str, ContextRule]
+) -> tuple[int, tuple[ContextRule, ...]]:
     mask = 0
-    for _, number in numbered:
-        mask |= 1 << number
-    return mask, numbered
+    for context_id in rule.contexts:
+        mask |= contexts[context_id].mask
+    return mask, tuple(contexts[c] for c in rule.contexts)
 
 
 def _combo_partners(combos: Iterable[Combo]) -> dict[str, frozenset[str]]:
