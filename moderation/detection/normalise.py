@@ -152,20 +152,23 @@ class _Tables:
         self.slang_re = re.compile(
             "(?<![a-z0-9'])(?:" + _literal_trie(sorted(slang)) + ")(?![a-z0-9])"
         )
-        # A match of slang_re starts a token (a run of [a-z0-9], `tokens`) and that token
-        # is the key's first one, so a message with none of these tokens has no match.
-        # Keys that map to themselves ("lol", "pills") are left out: alone, their matches
-        # change nothing. None: some key does not start with a token (then no such test).
-        firsts: set[str] = set()
-        self.slang_first_tokens: frozenset[str] | None = None
+        # A match of slang_re starts a token (a run of [a-z0-9], `tokens`) and each run
+        # of [a-z0-9] in its key is a whole token of the text ("not gonna lie": "not",
+        # "gonna" and "lie"), so a message without all the tokens of some key has no
+        # match. Here: a key's first token -> the sets of the other tokens of the keys
+        # starting with it. Keys that map to themselves ("lol", "pills") are left out:
+        # alone, their matches change nothing. None: some key does not start with a token
+        # (then no such test).
+        by_first: dict[str, list[frozenset[str]]] = {}
+        self.slang_tokens: dict[str, tuple[frozenset[str], ...]] | None = None
         for key, value in self.slang.items():
-            first = _TOKEN.match(key)
-            if first is None:
+            if _TOKEN.match(key) is None:
                 break
             if value != key or not key.isalnum():
-                firsts.add(first.group())
+                first, *rest = _TOKEN.findall(key)
+                by_first.setdefault(first, []).append(frozenset(rest))
         else:
-            self.slang_first_tokens = frozenset(firsts)
+            self.slang_tokens = {first: tuple(rests) for first, rests in by_first.items()}
         self.hyphen_table = str.maketrans({"-": " ", "_": " ", "\u2019": "'", "`": "'"})
         # The same for ASCII text, where bytes.translate is ten times faster.
         self.ascii_hyphen_table = bytes.maketrans(b"-_`", b"  '")
@@ -389,6 +392,25 @@ def _slang(tables: _Tables, match: re.Match[str]) -> str:
     return tables.slang.get(_slang_key(match.group()), match.group())
 
 
+def _has_slang_tokens(
+    slang_tokens: dict[str, tuple[frozenset[str], ...]], words: list[str]
+) -> bool:
+    """Whether `words` hold every token of some slang key (`_Tables.slang_tokens`)."""
+    present: set[str] | None = None
+    for word in words:
+        rests = slang_tokens.get(word)
+        if rests is None:
+            continue
+        for rest in rests:
+            if not rest:
+                return True
+            if present is None:
+                present = set(words)
+            if rest <= present:
+                return True
+    return False
+
+
 def normalise(text: str) -> Normalised:
     """Normalise a message for matching; see the module docstring for the steps."""
     return normalise_with_tokens(text)[0]
@@ -438,11 +460,10 @@ def normalise_with_tokens(text: str) -> tuple[Normalised, list[str] | None]:
         if edits:
             steps.append(edits)
     found: list[str] | None = None
-    firsts = tables.slang_first_tokens
-    if firsts is not None:
+    if tables.slang_tokens is not None:
         # The words first (the detector needs them too): most messages have no slang.
         found = tokens(current)
-        may_have_slang = not firsts.isdisjoint(found)
+        may_have_slang = _has_slang_tokens(tables.slang_tokens, found)
     else:
         may_have_slang = tables.slang_re.search(current) is not None
     if may_have_slang:
