@@ -396,19 +396,11 @@ def _has_slang_tokens(
     slang_tokens: dict[str, tuple[frozenset[str], ...]], words: list[str]
 ) -> bool:
     """Whether `words` hold every token of some slang key (`_Tables.slang_tokens`)."""
-    present: set[str] | None = None
-    for word in words:
-        rests = slang_tokens.get(word)
-        if rests is None:
-            continue
-        for rest in rests:
-            if not rest:
-                return True
-            if present is None:
-                present = set(words)
-            if rest <= present:
-                return True
-    return False
+    firsts = slang_tokens.keys() & words  # few or none
+    if not firsts:
+        return False
+    present = set(words)
+    return any(rest <= present for first in firsts for rest in slang_tokens[first])
 
 
 def normalise(text: str) -> Normalised:
