@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from moderation.detection.detector import _scan, _Signal
+from moderation.detection.detector import _Context, _found, _scan, _search_word, _Signal
 from moderation.detection.lexicon import Rule, lexicon
 from moderation.detection.normalise import normalise, tokens
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
@@ -64,3 +64,27 @@ def test_patterns_have_no_capturing_groups_and_compile() -> None:
     for regex, _ in lexicon().matcher.patterns:
         assert regex.groups == 0
         assert isinstance(regex, re.Pattern)
+
+
+def test_context_tests_find_what_the_whole_context_pattern_finds() -> None:
+    """A context is searched by the options of its pattern whose words the message has
+    (lexicon._context_tests, the gate): whether it matches at a word start of a span must
+    be what the whole pattern says, for the message and for each of its sentences."""
+    lex = lexicon()
+    assert lex.gate is not None
+    for text in _texts():
+        norm = normalise(text).text
+        live_words = _scan(lex, norm, tokens(norm), [])
+        facts = _Context(norm, live_words, lex.gate.regexes)
+        spans = [(0, len(norm))]
+        spans += [facts.sentence(m.start()) for m in re.finditer(r"\S+", norm)]
+        for context in lex.contexts.values():
+            for whole, mask in (
+                (context.pattern, context.mask),
+                (context.unless, context.unless_mask),
+            ):
+                if whole is None:
+                    continue
+                for start, stop in dict.fromkeys(spans):
+                    expected = _search_word(whole, norm, start, stop) is not None
+                    assert _found(facts, mask, start, stop) == expected, (context.id, text)
