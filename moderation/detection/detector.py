@@ -315,11 +315,16 @@ def _gate(gate: Gate, text: str, tokens: list[str]) -> int:
         key_bits = gate.key_bits
         bits = reduce(or_, filter(None, map(key_bits.get, _keys(text))), gate.free)
         bits = reduce(or_, filter(None, map(gate.word_bits.get, tokens)), bits)
+    # AND the slots together by doubling: while slot i of `passed` holds the AND of
+    # slots i .. i + span - 1 of `bits`, ANDing it with itself shifted by up to span
+    # slots extends that run (three shifts for five slots instead of four).
     width = gate.width
-    passed = bits
-    for slot in range(1, gate.slots):
-        passed &= bits >> (slot * width)
-    return passed & ((1 << width) - 1)
+    passed, span = bits, 1
+    while span < gate.slots:
+        shift = min(span, gate.slots - span)
+        passed &= passed >> (shift * width)
+        span += shift
+    return passed & gate.slot_mask
 
 
 def _scan(lex: Lexicon, text: str, tokens: list[str], found: list[_Signal]) -> int:
@@ -337,7 +342,7 @@ def _scan(lex: Lexicon, text: str, tokens: list[str], found: list[_Signal]) -> i
     matcher = lex.matcher
     size = matcher.size
     passed = _gate(gate, text, tokens)
-    can_match = passed & ((1 << size) - 1)
+    can_match = passed & gate.pattern_mask
     for character, needing in matcher.character_tests:
         if character not in text:
             can_match &= ~needing

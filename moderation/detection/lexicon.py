@@ -182,6 +182,8 @@ class Gate:
     token_bits: dict[str, int] = field(default_factory=dict)
     # tests[i].regex, for the detector.
     regexes: tuple[re.Pattern[str] | None, ...] = ()
+    slot_mask: int = 0  # the bits of one slot: (1 << width) - 1
+    pattern_mask: int = 0  # the patterns' bits of a slot: (1 << size) - 1
 
 
 def _build_gate(matcher: Matcher, tests: Sequence[ContextTest]) -> Gate:
@@ -227,6 +229,8 @@ def _build_gate(matcher: Matcher, tests: Sequence[ContextTest]) -> Gate:
         word_bits=dict(word_bits),
         free=free,
         regexes=tuple(test.regex for test in tests),
+        slot_mask=(1 << width) - 1,
+        pattern_mask=(1 << size) - 1,
     )
 
 
