@@ -39,14 +39,18 @@ from moderation.detection.normalise import Normalised, normalise_with_tokens, to
 RECENT_LIMIT = 5
 
 # Punctuation, or one of the words (as a whole word). Each word's leading \b is written as
-# a look-behind after its first letter, so that the engine can skip ahead to a possible
-# first character instead of trying the word boundary everywhere.
+# a look-behind after its first letter, and the punctuation as single characters rather
+# than a class, so that every option starts with a literal and the engine can skip ahead
+# to a possible first character instead of trying the pattern everywhere.
 _CLAUSE_BREAK = re.compile(
-    r"[,.;:!?\n()]|b(?<!\wb)ut\b|t(?<!\wt)hough\b|a(?<!\wa)lthough\b|h(?<!\wh)owever\b|y(?<!\wy)et\b"
+    r",|\.|;|:|!|\?|\n|\(|\)"
+    r"|b(?<!\wb)ut\b|t(?<!\wt)hough\b|a(?<!\wa)lthough\b|h(?<!\wh)owever\b|y(?<!\wy)et\b"
 )
 _SENTENCE_BREAK = re.compile(r"[.!?\n]+")
+# A quotation: a quote mark at the start or after white space, "(" or ":" (the look-behind
+# is written after the mark, for the same reason), 2-120 characters, the same mark.
 _QUOTE = re.compile(
-    r"""(?:^|(?<=[\s(:]))(["'])((?:(?!\1).|(?<=[a-z])'(?=[a-z])){2,120}?)\1(?=[\s.,!?;:)]|$)"""
+    r"""(["'])(?<![^\s(:]["'])((?:(?!\1).|(?<=[a-z])'(?=[a-z])){2,120}?)\1(?=[\s.,!?;:)]|$)"""
 )
 _BEFORE_WINDOW = 60
 
