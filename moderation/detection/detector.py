@@ -20,7 +20,6 @@ import string
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache, partial, reduce
-from itertools import repeat
 from operator import attrgetter, itemgetter, or_
 from typing import NamedTuple
 
@@ -393,10 +392,11 @@ def _combo_possible(lex: Lexicon, risk: list[_Signal], cues: list[_Signal]) -> b
     """Whether the cues found could complete a combination (else their context is moot):
     whether a tag found, of a risk or a cue, has a partner (a tag of a combination's
     other side) among the cues' tags."""
-    cue_tags = frozenset().union(*[signal.rule.tags for signal in cues])
-    every = cue_tags.union(*[signal.rule.tags for signal in risk])
-    partners = lex.combo_partners
-    return any(not cue_tags.isdisjoint(partners.get(tag, ())) for tag in every)
+    bits = lex.rule_combo_bits
+    cue_tags = reduce(or_, [bits[signal.rule.id].tags for signal in cues], 0)
+    partners = reduce(or_, [bits[signal.rule.id].partners for signal in cues], 0)
+    partners = reduce(or_, [bits[signal.rule.id].partners for signal in risk], partners)
+    return bool(cue_tags & partners)
 
 
 def _judge(
@@ -499,10 +499,13 @@ def screen(text: str, recent: Sequence[str] = ()) -> Assessment:
         else:
             # Without recent signals only a combination with a tag of each side among
             # this message's signals can fire: find those few by bit masks of combos.
-            tags = frozenset().union(*[signal.rule.tags for signal in usable])
-            firsts = reduce(or_, map(lex.combos_by_first.get, tags, repeat(0)), 0)
-            both = firsts & reduce(or_, map(lex.combos_by_second.get, tags, repeat(0)), 0)
-            combos = [combo for n, combo in enumerate(lex.combos) if both >> n & 1] if both else ()
+            bits = [lex.rule_combo_bits[signal.rule.id] for signal in usable]
+            both = reduce(or_, [b.first for b in bits]) & reduce(or_, [b.second for b in bits])
+            combos = []
+            while both:  # in lexicon order
+                lowest = both & -both
+                both ^= lowest
+                combos.append(lex.combos[lowest.bit_length() - 1])
         for combo in combos:
             rank = combo.rank
             if rank <= best and combo_evidence:

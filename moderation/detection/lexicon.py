@@ -146,16 +146,27 @@ class Lexicon:
     words: frozenset[str]
     rule_contexts: dict[str, tuple[ContextRule, ...]]
     combo_tags: frozenset[str]
-    # tag -> the tags of the other side of each combination it is on.
-    combo_partners: dict[str, frozenset[str]] = field(default_factory=dict)
-    # tag -> bit mask of the combinations (bit n: combos[n]) that have it first / second.
-    combos_by_first: dict[str, int] = field(default_factory=dict)
-    combos_by_second: dict[str, int] = field(default_factory=dict)
     # The matcher's key and word tests and those of the contexts, as one table (`Gate`).
     gate: Gate | None = None
-    # rule id -> the mask of its contexts' numbers in the gate (bit i: Gate.contexts[i])
-    # and its contexts in order, each with its number.
+    # rule id -> the mask of its contexts' tests in the gate (bit i: Gate.tests[i]) and its
+    # contexts in order.
     rule_context_bits: dict[str, tuple[int, tuple[ContextRule, ...]]] = field(default_factory=dict)
+    # rule id -> its place in the combinations, as bit masks (`ComboBits`).
+    rule_combo_bits: dict[str, ComboBits] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ComboBits:
+    """A rule's place in the combinations: which combinations have one of its tags on
+    each side (bit n: Lexicon.combos[n]), and, over the tags that are on a combination
+    (bit t: the t-th of them in sorted order), its own tags and their partners (the tags
+    on the other side of a combination with one of them). The detector ORs these over a
+    message's signals instead of uniting their sets of tags."""
+
+    first: int
+    second: int
+    tags: int
+    partners: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -1039,12 +1050,28 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
         words=frozenset(words),
         rule_contexts={rule.id: tuple(contexts[c] for c in rule.contexts) for rule in rules},
         combo_tags=frozenset(tag for combo in combos for tag in combo.first | combo.second),
-        combo_partners=_combo_partners(combos),
-        combos_by_first=_masks(len(combos), _filed([combo.first for combo in combos])),
-        combos_by_second=_masks(len(combos), _filed([combo.second for combo in combos])),
         gate=gate,
         rule_context_bits={rule.id: _context_bits(rule, contexts) for rule in rules},
+        rule_combo_bits=_combo_bits(rules, combos),
     )
+
+
+def _combo_bits(rules: Iterable[Rule], combos: Sequence[Combo]) -> dict[str, ComboBits]:
+    by_first = _masks(len(combos), _filed([combo.first for combo in combos]))
+    by_second = _masks(len(combos), _filed([combo.second for combo in combos]))
+    partners = _combo_partners(combos)
+    tag_bit = {tag: 1 << n for n, tag in enumerate(sorted(partners))}
+    out = {}
+    for rule in rules:
+        first = second = tags = partner_tags = 0
+        for tag in rule.tags:
+            first |= by_first.get(tag, 0)
+            second |= by_second.get(tag, 0)
+            tags |= tag_bit.get(tag, 0)
+            for partner in partners.get(tag, ()):
+                partner_tags |= tag_bit[partner]
+        out[rule.id] = ComboBits(first=first, second=second, tags=tags, partners=partner_tags)
+    return out
 
 
 def _context_bits(
