@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -155,20 +156,28 @@ class _Tables:
         # A match of slang_re starts a token (a run of [a-z0-9], `tokens`) and each run
         # of [a-z0-9] in its key is a whole token of the text ("not gonna lie": "not",
         # "gonna" and "lie"), so a message without all the tokens of some key has no
-        # match. Here: a key's first token -> the sets of the other tokens of the keys
-        # starting with it. Keys that map to themselves ("lol", "pills") are left out:
-        # alone, their matches change nothing. None: some key does not start with a token
-        # (then no such test).
-        by_first: dict[str, list[frozenset[str]]] = {}
-        self.slang_tokens: dict[str, tuple[frozenset[str], ...]] | None = None
+        # match. Here: the keys of one token, and the keys of several by their last token
+        # (rarer than the first in most: "want 2", "not gonna lie") -> the sets of their
+        # other tokens. Keys that map to themselves ("lol", "pills") are left out: alone,
+        # their matches change nothing. None: some key does not start with a token (then
+        # no such test).
+        words: set[str] = set()
+        by_last: dict[str, list[frozenset[str]]] = {}
+        self.slang_tokens: SlangTokens | None = None
         for key, value in self.slang.items():
             if _TOKEN.match(key) is None:
                 break
             if value != key or not key.isalnum():
-                first, *rest = _TOKEN.findall(key)
-                by_first.setdefault(first, []).append(frozenset(rest))
+                *rest, last = _TOKEN.findall(key)
+                if rest:
+                    by_last.setdefault(last, []).append(frozenset(rest))
+                else:
+                    words.add(last)
         else:
-            self.slang_tokens = {first: tuple(rests) for first, rests in by_first.items()}
+            phrases = {last: tuple(rests) for last, rests in by_last.items()}
+            self.slang_tokens = SlangTokens(
+                frozenset(words), phrases, frozenset(words | phrases.keys())
+            )
         self.hyphen_table = str.maketrans({"-": " ", "_": " ", "\u2019": "'", "`": "'"})
         # The same for ASCII text, where bytes.translate is ten times faster.
         self.ascii_hyphen_table = bytes.maketrans(b"-_`", b"  '")
@@ -392,15 +401,24 @@ def _slang(tables: _Tables, match: re.Match[str]) -> str:
     return tables.slang.get(_slang_key(match.group()), match.group())
 
 
-def _has_slang_tokens(
-    slang_tokens: dict[str, tuple[frozenset[str], ...]], words: list[str]
-) -> bool:
-    """Whether `words` hold every token of some slang key (`_Tables.slang_tokens`)."""
-    firsts = slang_tokens.keys() & words  # few or none
-    if not firsts:
+class SlangTokens(NamedTuple):
+    """The tokens of the slang keys (`_Tables.slang_tokens`)."""
+
+    words: frozenset[str]  # the keys of one token
+    phrases: dict[str, tuple[frozenset[str], ...]]  # last token -> the others, per key
+    either: frozenset[str]  # both: the words and the phrases' last tokens
+
+
+def _has_slang_tokens(slang_tokens: SlangTokens, words: list[str]) -> bool:
+    """Whether `words` hold every token of some slang key."""
+    found = slang_tokens.either.intersection(words)  # few or none
+    if not found:
         return False
+    if not found.isdisjoint(slang_tokens.words):
+        return True
     present = set(words)
-    return any(rest <= present for first in firsts for rest in slang_tokens[first])
+    phrases = slang_tokens.phrases
+    return any(rest <= present for last in found for rest in phrases[last])
 
 
 def normalise(text: str) -> Normalised:
