@@ -879,8 +879,11 @@ def _context_tests(pattern: str | None) -> tuple[ContextTest, ...]:
 
 def _leading_options(items: list[Any]) -> list[list[Any]]:
     """The options of a parsed pattern, with every alternation or group it starts with
-    spread out: ``(?:a|b)c`` gives ``ac`` and ``bc``."""
+    spread out: ``(?:a|b)c`` gives ``ac`` and ``bc``, and a test of the position before
+    them goes with each: ``(?<!x)(?:a|b)`` gives ``(?<!x)a`` and ``(?<!x)b``."""
     constants = re._constants  # type: ignore[attr-defined]
+    if items and items[0][0] in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
+        return [[items[0], *option] for option in _leading_options(items[1:])]
     if items and items[0][0] is constants.SUBPATTERN:
         group, add_flags, del_flags, body = items[0][1]
         if group is None and not add_flags and not del_flags:
