@@ -869,7 +869,7 @@ def _context_tests(pattern: str | None) -> tuple[ContextTest, ...]:
         options = [list(parsed)]
     return tuple(
         ContextTest(
-            regex=_compile_items(option, parsed.state),
+            regex=_compile_items(_after_first_letter(option, parsed.state), parsed.state),
             keys=_keys_of(option),
             words=_word_groups_of(option, ends_word=False),
         )
@@ -896,6 +896,27 @@ def _leading_options(items: list[Any]) -> list[list[Any]]:
                 return [items]
         return options
     return [items]
+
+
+def _after_first_letter(items: list[Any], state: Any) -> list[Any]:
+    """`items` with the look-behinds they start with moved after the literal that follows
+    them, which each then also reads: ``(?<!x)a`` is ``a(?<!xa)``, the same test. A
+    pattern that starts with a literal lets the engine skip to where it can match instead
+    of trying the look-behinds at every position."""
+    constants = re._constants  # type: ignore[attr-defined]
+    subpattern = re._parser.SubPattern  # type: ignore[attr-defined]
+    count = 0
+    while (
+        count < len(items)
+        and items[count][0] in (constants.ASSERT, constants.ASSERT_NOT)
+        and items[count][1][0] == -1
+    ):
+        count += 1
+    if not count or count == len(items) or items[count][0] is not constants.LITERAL:
+        return items
+    first = items[count]
+    moved = [(op, (-1, subpattern(state, [*body, first]))) for op, (_, body) in items[:count]]
+    return [first, *moved, *items[count + 1 :]]
 
 
 def _compile_items(items: list[Any], state: Any) -> re.Pattern[str]:
