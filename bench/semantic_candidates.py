@@ -611,9 +611,10 @@ def main() -> None:
     unknown = set(names) - {"committed", *CANDIDATES}
     if unknown:
         parser.error(f"no such candidate: {', '.join(sorted(unknown))}")
-    # The 33 files the committed weights were trained on: not the later heldout32-35.
-    files = [p for p in T.training_files() if p.stem not in UNSEEN and p.stem not in T.LATER_FILES]
+    # The 33 files the stage first shipped with (bench/semantic_train.py's first33).
+    files = T.training_files("first33")
     assert len(files) == 33, [p.name for p in files]
+    assert not {p.stem for p in files} & set(UNSEEN), [p.name for p in files]
     unseen = [T.UNIT / f"{name}.jsonl" for name in UNSEEN]
     rows = T.load_rows([*files, *unseen])
     SETS[:] = [r["set"] for r in rows]
