@@ -2,8 +2,10 @@
 
 - the numpy encoder matches sentence-transformers' all-MiniLM-L6-v2 (stored reference vectors);
 - the stage only raises, the breakup guard holds, every raise carries its evidence;
-- `screen_thorough` meets the development-set targets, and the fresh*.jsonl sets (never used
-  to train or tune the stage) stay at or above the figures measured when it shipped;
+- `screen_thorough` meets the development-set targets; fresh32-37 and firstsight52, first-sight
+  reports once and training data since the all44 retrain, stay at the committed weights'
+  training fit (a regression guard, not a generalisation figure: docs/moderation.md);
+- the committed weights name the 44 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
 
@@ -21,29 +23,42 @@ from tests.unit.detection.test_dev_set_score import SHARED, TARGETS, check, scor
 
 HERE = Path(__file__).resolve().parent
 FRESH = sorted(HERE.glob("fresh*.jsonl"))
-# Pooled over fresh32-37 (240 messages), measured with the shipped weights; rules alone they
-# score 0.500 / 0.481 / 0.625 / 0.000. A change may not lose more than 0.02 of any of them.
-FRESH_SHIPPED = {
-    "imminent_caught": 0.944,
-    "imminent_recall": 0.926,
-    "crisis_recall": 0.908,
-    "false_alarm_rate": 0.000,
-}
-FRESH_GUARD = {
-    name: ("<=", value + 0.02) if name == "false_alarm_rate" else (">=", value - 0.02)
-    for name, value in FRESH_SHIPPED.items()
-}
-# firstsight52.jsonl: 300 messages written by someone who never saw the detector (w52-57,
-# 2026-12-01), scored once, after rules round 34, and never used to tune or train anything
-# (bench/semantic_train.py leaves firstsight*.jsonl out). BELOW the unseen floor on three of
-# its four figures: these are the figures as first measured, kept as a regression guard,
-# not a pass mark (docs/moderation.md, "Round 34").
-FIRST_SIGHT_52 = {
-    "imminent_caught": (">=", 0.888),  # floor 0.95
-    "imminent_recall": (">=", 0.875),
-    "crisis_recall": (">=", 0.893),  # floor 0.90
-    "false_alarm_rate": ("<=", 0.059),  # floor 0.05
-}
+
+
+def _guard(measured: dict[str, float]) -> dict[str, tuple[str, float]]:
+    """`measured` as a regression guard: a change may not lose more than 0.02 of any figure."""
+    return {
+        name: ("<=", value + 0.02) if name == "false_alarm_rate" else (">=", value - 0.02)
+        for name, value in measured.items()
+    }
+
+
+# Pooled over fresh32-37 (240 messages), with the committed weights. TRAINING FIT: these sets
+# were the stage's first-sight report (0.944 / 0.926 / 0.908 / 0.000 with the first33 weights;
+# rules alone 0.500 / 0.481 / 0.625 / 0.000 then, 0.944 / 0.944 / 0.958 / 0.000 after round 32)
+# and are training data since the all44 retrain, so this says the stage still fits them, not
+# how it does on new messages (docs/moderation.md, "Second stage").
+FRESH_GUARD = _guard(
+    {
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 1.000,
+        "false_alarm_rate": 0.000,
+    }
+)
+# firstsight52.jsonl: 300 messages written by someone who never saw the detector (w52-57).
+# At first sight (first33 weights, after round 34) rules + stage scored 0.889 / 0.875 / 0.893 /
+# 0.059, below the unseen floor on three figures (docs/moderation.md, "Round 34"). It is rules
+# round 35's tuning set and the stage's training data since the all44 retrain, so this too is
+# a TRAINING-FIT guard, with the committed weights, not a first-sight figure.
+FIRST_SIGHT_52 = _guard(
+    {
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 1.000,
+        "false_alarm_rate": 0.020,
+    }
+)
 
 
 @pytest.fixture
@@ -131,9 +146,13 @@ def test_breaking_up_is_not_raised() -> None:
         assert verdict is not None
         assert verdict.level is Level.NONE
         assert screen_thorough(text).level < Level.HIGH, text
-    verdict = semantic.assess("i'm going to end it with my boyfriend tonight, wish me luck")
+    # The first of those (fresh36's false alarm) is training data since the all44 retrain and
+    # the head no longer raises it by itself; this one it would raise, and the guard stops it.
+    verdict = semantic.assess("i've decided, i'm ending it with my partner tonight")
     assert verdict is not None
+    assert verdict.p_crisis >= semantic.model().th  # type: ignore[union-attr]
     assert verdict.guard == "breakup"
+    assert verdict.level is Level.NONE
     # The guard is about partners: ending it *with* a means is not breaking up.
     verdict = semantic.assess("i'm going to end it tonight with everything i've saved up")
     assert verdict is not None
@@ -178,9 +197,9 @@ def test_the_dev_set_meets_targets_with_the_second_stage(tmp_path: Path) -> None
 
 
 @needs_model
-def test_the_fresh_sets_stay_where_they_were_when_the_stage_shipped(tmp_path: Path) -> None:
-    """A scored report, not the floor: fresh32-37 were written after the rules were tuned and
-    never used to train or tune the stage. A regression guard (shipped figures minus 0.02)."""
+def test_the_fresh_sets_stay_at_their_training_fit(tmp_path: Path) -> None:
+    """fresh32-37, the stage's first unseen report, are training data since the all44 retrain:
+    a regression guard on its training fit (figures minus 0.02), not the floor."""
     assert len(FRESH) == 6
     pool = tmp_path / "fresh-pool.jsonl"
     pool.write_text("".join(p.read_text(encoding="utf-8") for p in FRESH), encoding="utf-8")
@@ -190,10 +209,30 @@ def test_the_fresh_sets_stay_where_they_were_when_the_stage_shipped(tmp_path: Pa
 
 
 @needs_model
-def test_the_first_sight_set_stays_where_it_was_first_scored(tmp_path: Path) -> None:
+def test_firstsight52_stays_at_its_training_fit(tmp_path: Path) -> None:
+    """firstsight52 is training data since the all44 retrain: a training-fit guard."""
     figures = score_file(HERE / "firstsight52.jsonl", tmp_path, screen_thorough)
     assert figures["messages"] == 300
     check(figures, FIRST_SIGHT_52)
+
+
+def test_the_weights_name_the_files_they_were_trained_on() -> None:
+    """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
+    the stage first shipped with and the 11 labelled sets written since."""
+    import numpy as np
+
+    with np.load(semantic.WEIGHTS) as stored:
+        names = [str(name) for name in stored["training_files"]]
+    first = ["crisis-dev", "paraphrases", "heldout", *(f"heldout{n}" for n in range(2, 32))]
+    later = [
+        *(f"heldout{n}" for n in range(32, 36)),
+        *(f"fresh{n}" for n in range(32, 38)),
+        "firstsight52",
+    ]
+    assert names == [*first, *later]
+    for name in names[1:]:
+        assert (HERE / f"{name}.jsonl").is_file(), name
+    assert [p.stem for p in FRESH] == [f"fresh{n}" for n in range(32, 38)]
 
 
 def test_without_the_model_it_is_the_rules_and_says_so(
