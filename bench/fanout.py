@@ -3,7 +3,7 @@
     python bench/fanout.py [--sizes 10,100,300] [--servers raw,daphne,uvicorn] [--quick]
 
 Servers: raw, daphne, uvicorn, and daphnex2 / uvicornx2 (two processes sharing Redis, the
-clients spread over both). For each server and room size: a burst (5 senders x --burst-each messages, default 100, back to back) and a steady
+clients spread over both). For each server and room size: a burst (6 senders x --burst-each messages, default 100, back to back) and a steady
 load (10 messages a second for 10 s). Printed per run: deliveries per second (summed over
 receivers), send-to-receipt latency p50/p99/max, messages lost and duplicated (after the
 product's clients resume by seq), server CPU microseconds per delivery and peak memory.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -32,7 +33,10 @@ import websockets
 import wsclient
 from harness import Server, bench_env, percentile, prepare_world, server, sessions_for
 
-BURST_SENDERS = 5
+# Senders in a burst. Even, so that two processes each take in half of it: clients are
+# spread over the processes round robin, and with 5 senders one process stored 3 of every 5
+# messages, which alone held two processes to at most 5/3 of one (--senders 5 to see it).
+BURST_SENDERS = 6
 STEADY_RATE, STEADY_SECONDS = 10.0, 10.0
 DRAIN_TIMEOUT = 60.0
 
@@ -52,7 +56,12 @@ def _machine_busy() -> tuple[float, float]:
 
 
 async def run_load(
-    targets: list[Server], kind: str, cookies: list[str], mode: str, burst_each: int
+    targets: list[Server],
+    kind: str,
+    cookies: list[str],
+    mode: str,
+    burst_each: int,
+    burst_senders: int = BURST_SENDERS,
 ) -> dict[str, Any]:
     """Clients are spread over ``targets`` round robin (senders too); CPU is summed."""
     target = targets[0]
@@ -68,13 +77,18 @@ async def run_load(
         )
     tallies = [s.tally for s in sockets]
     await asyncio.sleep(1.0)
+    # No cyclic garbage collection while the load runs: what the clients keep of every frame
+    # (hundreds of thousands of small objects in a burst at 300) made each collection
+    # longer, which doubled the client's CPU per frame; nothing in the hot path makes cycles.
+    gc.collect()
+    gc.disable()
     cpu_before = sum(t.cpu_seconds() for t in targets)
     client_cpu_before = time.process_time()  # the load generator's own CPU
     machine_before = _machine_busy()
     started = time.perf_counter()
     tag = f"{mode}-{time.time_ns()}"
     if mode == "burst":
-        senders = sockets[:BURST_SENDERS]
+        senders = sockets[:burst_senders]
         # Back to back, as fast as the transports take them; interleaved over the senders.
         for n in range(burst_each):
             for index, ws in enumerate(senders):
@@ -85,7 +99,7 @@ async def run_load(
                     )
                 )
             await asyncio.sleep(0)
-        expected = BURST_SENDERS * burst_each
+        expected = burst_senders * burst_each
     else:
         ws = sockets[0]
         count = int(STEADY_RATE * STEADY_SECONDS)
@@ -114,6 +128,7 @@ async def run_load(
     cpu = sum(t.cpu_seconds() for t in targets) - cpu_before
     client_cpu = time.process_time() - client_cpu_before
     machine_after = _machine_busy()
+    gc.enable()
     busy = (machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1e-9)
     acked = sorted({seq for t in tallies for cid, seq in t.acks.items() if cid.startswith(tag)})
     delivered = sum(t.received for t in tallies)
@@ -181,6 +196,9 @@ def main() -> None:
         "--burst-each", type=int, default=100, help="messages per sender in a burst"
     )
     parser.add_argument(
+        "--senders", type=int, default=BURST_SENDERS, help="senders in a burst (default 6)"
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -205,7 +223,9 @@ def main() -> None:
             targets = [
                 stack.enter_context(server(env, kind.removesuffix("x2"))) for _ in range(count)
             ]
-            row = asyncio.run(run_load(targets, kind, cookies[:size], mode, args.burst_each))
+            row = asyncio.run(
+                run_load(targets, kind, cookies[:size], mode, args.burst_each, args.senders)
+            )
         results.setdefault((kind, size, mode), []).append(row)
         print(
             f"{kind:<8} {size:>5} {mode:<6} {row['deliveries_per_s']:>9.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
