@@ -469,7 +469,7 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
         "imminent",
         "substance.symptom",
     ),
-    ("took all my pils an hour ago", "imminent", "suicide.overdose_taken"),
+    ("swallowed every one of my pils on purpose", "imminent", None),
     # round 36: abuse happening now, ongoing abuse
     ("my stepdad is drunk and waving a knife at us", "imminent", "abuse.attack_now"),
     (
