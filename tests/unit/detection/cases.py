@@ -470,6 +470,11 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
         "substance.symptom",
     ),
     ("swallowed every one of my pils on purpose", "imminent", None),
+    (
+        "we both used, now his lips are turning blue and i cant wake him",
+        "imminent",
+        "substance.intake_excess",
+    ),
     # round 36: abuse happening now, ongoing abuse
     ("my stepdad is drunk and waving a knife at us", "imminent", "abuse.attack_now"),
     (
@@ -734,4 +739,6 @@ NEGATIVE_CASES: list[str] = [
     "my heart keeps skipping a beat when she texts me",
     "i think about jerking the wheel when the car skids on ice, scary",
     "i'm bringing my knife set to work, i'm a chef",
+    "we used to go to that park every summer",
+    "we used and then watched a film, a chill night, both fine",
 ]
