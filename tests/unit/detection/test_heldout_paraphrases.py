@@ -32,6 +32,8 @@ OWN_SETS = [
     # round 35 was written from its misses, so it is an own set now (not renamed: the second
     # stage's first-sight guard in test_semantic.py and bench/semantic_train.py name it)
     HERE / "firstsight52.jsonl",
+    # the same for firstsight58 since round 36 (x58-63; test_semantic.py names it too)
+    HERE / "firstsight58.jsonl",
 ]
 
 # heldout34/35 (round 34: 600 messages written by people who never saw the detector) are
@@ -59,6 +61,15 @@ RULES_BELOW_FLOOR = {
         "imminent_caught": (">=", 0.999),
         "imminent_recall": (">=", 0.999),
         "crisis_recall": (">=", 0.993),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+    # firstsight58 (x58-63): 0.614 / 0.578 / 0.646 / 0.025 with the rules alone at first sight
+    # (after round 35); after round 36, written from its misses (second sight, so tuned):
+    # 0.964 / 0.952 / 0.978 / 0.000. Kept at its own figures: a regression guard.
+    "firstsight58.jsonl": {
+        "imminent_caught": (">=", 0.963),
+        "imminent_recall": (">=", 0.951),
+        "crisis_recall": (">=", 0.977),
         "false_alarm_rate": ("<=", 0.0),
     },
 }
