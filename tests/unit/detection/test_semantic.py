@@ -7,6 +7,7 @@
   training fit (a regression guard, not a generalisation figure: docs/moderation.md);
 - firstsight58, first sight until rules round 36 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
+- firstsight64, never tuned or trained on, keeps its first-sight figures (within 0.02);
 - the committed weights name the 44 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
@@ -74,6 +75,22 @@ FIRST_SIGHT_58 = _guard(
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
         "crisis_recall": 1.000,
+        "false_alarm_rate": 0.000,
+    }
+)
+
+# firstsight64.jsonl: 360 messages (x64-69) written blind by a seventh writer, who saw neither
+# the detector nor any other set. NEVER TUNED OR TRAINED ON, and nobody has read its texts or
+# its per-message answers. At first sight (main before and after rules round 36 alike)
+# rules + stage score 0.964 / 0.952 / 0.944 / 0.000 (rules alone 0.554 / 0.482 / 0.607, then
+# 0.629 after round 36, / 0.000): over the unseen floor on all four figures, where x58-63 was
+# under it on two (docs/moderation.md, "On x64-69"). A first-sight regression guard: a change
+# may not lose more than 0.02 here; keep it untuned, to judge the next change.
+FIRST_SIGHT_64 = _guard(
+    {
+        "imminent_caught": 0.964,
+        "imminent_recall": 0.952,
+        "crisis_recall": 0.944,
         "false_alarm_rate": 0.000,
     }
 )
@@ -240,6 +257,14 @@ def test_firstsight58_stays_at_its_second_sight_figures(tmp_path: Path) -> None:
     figures = score_file(HERE / "firstsight58.jsonl", tmp_path, screen_thorough)
     assert figures["messages"] == 360
     check(figures, FIRST_SIGHT_58)
+
+
+@needs_model
+def test_firstsight64_keeps_its_first_sight_figures(tmp_path: Path) -> None:
+    """firstsight64 has been tuned and trained on by nothing: a guard on new-message figures."""
+    figures = score_file(HERE / "firstsight64.jsonl", tmp_path, screen_thorough)
+    assert figures["messages"] == 360
+    check(figures, FIRST_SIGHT_64)
 
 
 def test_the_weights_name_the_files_they_were_trained_on() -> None:
