@@ -512,24 +512,39 @@ def by_level(gold: np.ndarray) -> str:
     return ", ".join(f"{LEVELS[g]} {int((gold == g).sum())}" for g in (3, 2, 1, 0))
 
 
+def within(
+    view: str,
+    was: dict[str, Any],
+    now: dict[str, Any],
+    allowed: dict[str, int],
+    names: tuple[str, str],
+) -> bool:
+    """A decision rule's test of two heads' figures on one view: at most `allowed` fewer
+    imminent and crisis messages caught and more false alarms (each printed)."""
+    before, after = counted(was), counted(now)
+    passed = True
+    for key, worse in (
+        ("imminent_caught", before["imminent_caught"] - after["imminent_caught"]),
+        ("crisis_caught", before["crisis_caught"] - after["crisis_caught"]),
+        ("false_alarms", after["false_alarms"] - before["false_alarms"]),
+    ):
+        ok = worse <= allowed[key]
+        passed &= ok
+        print(
+            f"  {view:13s} {key:15s} {names[0]} {before[key]:3d}  {names[1]} {after[key]:3d}  "
+            f"{'worse' if worse > 0 else 'not worse'} by {max(worse, 0)}: "
+            f"{'ok' if ok else 'FAILS'} (at most {allowed[key]})"
+        )
+    return passed
+
+
 def decide(results: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> None:
     """The decision rule for int8 (docs/moderation.md), less its latency part."""
+    allowed = dict.fromkeys(("imminent_caught", "crisis_caught", "false_alarms"), MESSAGES_WORTH)
     passed = True
     for view in ("stage alone", "rules + stage"):
-        was = counted(results["committed"][view]["pooled"])
-        now = counted(results["int8"][view]["pooled"])
-        for key, worse in (
-            ("imminent_caught", was["imminent_caught"] - now["imminent_caught"]),
-            ("crisis_caught", was["crisis_caught"] - now["crisis_caught"]),
-            ("false_alarms", now["false_alarms"] - was["false_alarms"]),
-        ):
-            ok = worse <= MESSAGES_WORTH
-            passed &= ok
-            print(
-                f"  {view:13s} {key:15s} committed {was[key]:3d}  int8 {now[key]:3d}  "
-                f"{'worse' if worse > 0 else 'not worse'} by {max(worse, 0)}: "
-                f"{'ok' if ok else 'FAILS'} (at most {MESSAGES_WORTH})"
-            )
+        was, now = results["committed"][view]["pooled"], results["int8"][view]["pooled"]
+        passed &= within(view, was, now, allowed, ("committed", "int8"))
     print(f"  accuracy part of the rule: {'met' if passed else 'NOT met'}")
 
 

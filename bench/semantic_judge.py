@@ -96,21 +96,16 @@ def show(label: str, figures: dict[str, Any]) -> None:
 
 
 def decide(baseline: dict[str, dict[str, Any]], candidate: dict[str, dict[str, Any]]) -> bool:
+    allowed = {
+        "imminent_caught": FEWER_IMMINENT,
+        "crisis_caught": FEWER_CRISIS,
+        "false_alarms": MORE_FALSE_ALARMS,
+    }
     passed = True
     for view in VIEWS:
-        was, now = K.counted(baseline[view]), K.counted(candidate[view])
-        for key, worse, allowed in (
-            ("imminent_caught", was["imminent_caught"] - now["imminent_caught"], FEWER_IMMINENT),
-            ("crisis_caught", was["crisis_caught"] - now["crisis_caught"], FEWER_CRISIS),
-            ("false_alarms", now["false_alarms"] - was["false_alarms"], MORE_FALSE_ALARMS),
-        ):
-            ok = worse <= allowed
-            passed &= ok
-            print(
-                f"  {view:13s} {key:15s} baseline {was[key]:3d}  candidate {now[key]:3d}  "
-                f"{'worse' if worse > 0 else 'not worse'} by {max(worse, 0)}: "
-                f"{'ok' if ok else 'FAILS'} (at most {allowed})"
-            )
+        passed &= K.within(
+            view, baseline[view], candidate[view], allowed, ("baseline", "candidate")
+        )
     return passed
 
 

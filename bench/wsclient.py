@@ -38,7 +38,6 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # Once in every message.new frame and nowhere else: inside a JSON string its quotes would
 # be escaped.
 MESSAGE_MARK = b'"type":"message.new"'
-MESSAGE_ACK = b'{"type":"message.ack"'
 TYPE_AT = len(b'{"type":')
 # A message's seq and (the bench's messages carry it in their body) send time. Every server
 # sends the fields in this order.

@@ -783,8 +783,7 @@ def _factored(pattern: str) -> re.Pattern[str]:
     The result's `.pattern` is None (it is compiled from the parsed tree).
     """
     parsed = _parsed(pattern)
-    tree = re._parser.SubPattern(parsed.state, _factor_items(list(parsed), parsed.state))  # type: ignore[attr-defined]
-    return re._compiler.compile(tree, 0)  # type: ignore[attr-defined]
+    return _compile_items(list(parsed), parsed.state)
 
 
 def _factor_items(items: Sequence[Any], state: Any) -> list[Any]:
