@@ -81,7 +81,13 @@ LATER_FILES = (
     *(f"fresh{n}" for n in range(32, 38)),
     "firstsight52",
 )
-FILE_LISTS = {"first33": FIRST_33, "all44": (*FIRST_33, *LATER_FILES)}
+# The two blind sets written after the all44 retrain, each tuned on by a rules round since.
+BLIND_SETS_58_64 = ("firstsight58", "firstsight64")
+FILE_LISTS = {
+    "first33": FIRST_33,
+    "all44": (*FIRST_33, *LATER_FILES),
+    "all46": (*FIRST_33, *LATER_FILES, *BLIND_SETS_58_64),
+}
 # The list the committed weights in moderation/detection/data/semantic were trained on: all44
 # since the retrain judged on x58-63 (docs/moderation.md, "Second stage"), first33 before.
 TRAINING_FILES = "all44"
