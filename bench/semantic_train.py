@@ -83,10 +83,14 @@ LATER_FILES = (
 )
 # The two blind sets written after the all44 retrain, each tuned on by a rules round since.
 BLIND_SETS_58_64 = ("firstsight58", "firstsight64")
+# Four labelled sets written for training on 2026-12-01 by four more blind writers, each in a
+# voice of its own (docs/moderation.md, "Retrained on 50 files").
+TRAINING_SETS_82_100 = ("train82", "train88", "train94", "train100")
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": (*FIRST_33, *LATER_FILES),
     "all46": (*FIRST_33, *LATER_FILES, *BLIND_SETS_58_64),
+    "all50": (*FIRST_33, *LATER_FILES, *BLIND_SETS_58_64, *TRAINING_SETS_82_100),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all44
 # since the retrain judged on x58-63 (docs/moderation.md, "Second stage"), first33 before.
