@@ -34,6 +34,8 @@ OWN_SETS = [
     HERE / "firstsight52.jsonl",
     # the same for firstsight58 since round 36 (x58-63; test_semantic.py names it too)
     HERE / "firstsight58.jsonl",
+    # and for firstsight64 since round 37 (x64-69; test_semantic.py names it too)
+    HERE / "firstsight64.jsonl",
 ]
 
 # heldout34/35 (round 34: 600 messages written by people who never saw the detector) are
@@ -48,10 +50,11 @@ RULES_BELOW_FLOOR = {
         "crisis_recall": (">=", 0.913),
         "false_alarm_rate": ("<=", 0.0),
     },
+    # heldout35: raised by round 37 (0.903 / 0.861 / 0.880 / 0.000: two imminent messages)
     "heldout35.jsonl": {
-        "imminent_caught": (">=", 0.888),
-        "imminent_recall": (">=", 0.833),
-        "crisis_recall": (">=", 0.873),
+        "imminent_caught": (">=", 0.902),
+        "imminent_recall": (">=", 0.860),
+        "crisis_recall": (">=", 0.879),
         "false_alarm_rate": ("<=", 0.0),
     },
     # firstsight52 (w52-57): 0.583 / 0.528 / 0.613 / 0.020 with the rules alone at first
@@ -70,6 +73,15 @@ RULES_BELOW_FLOOR = {
         "imminent_caught": (">=", 0.963),
         "imminent_recall": (">=", 0.951),
         "crisis_recall": (">=", 0.977),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+    # firstsight64 (x64-69): 0.554 / 0.482 / 0.629 / 0.000 with the rules alone at first sight
+    # (after round 36); after round 37, written from its misses (second sight, so tuned):
+    # 1.000 / 1.000 / 0.994 / 0.000. Kept at its own figures: a regression guard.
+    "firstsight64.jsonl": {
+        "imminent_caught": (">=", 0.999),
+        "imminent_recall": (">=", 0.999),
+        "crisis_recall": (">=", 0.993),
         "false_alarm_rate": ("<=", 0.0),
     },
 }

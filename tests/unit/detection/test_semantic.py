@@ -7,7 +7,8 @@
   training fit (a regression guard, not a generalisation figure: docs/moderation.md);
 - firstsight58, first sight until rules round 36 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
-- firstsight64, never tuned or trained on, keeps its first-sight figures (within 0.02);
+- firstsight64, first sight until rules round 37 and that round's tuning set since, stays at
+  its second-sight figures (a regression guard on a tuned set, not a new-message figure);
 - the committed weights name the 44 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
@@ -80,17 +81,17 @@ FIRST_SIGHT_58 = _guard(
 )
 
 # firstsight64.jsonl: 360 messages (x64-69) written blind by a seventh writer, who saw neither
-# the detector nor any other set. NEVER TUNED OR TRAINED ON, and nobody has read its texts or
-# its per-message answers. At first sight (main before and after rules round 36 alike)
-# rules + stage score 0.964 / 0.952 / 0.944 / 0.000 (rules alone 0.554 / 0.482 / 0.607, then
+# the detector nor any other set. At first sight (main before and after rules round 36 alike)
+# rules + stage scored 0.964 / 0.952 / 0.944 / 0.000 (rules alone 0.554 / 0.482 / 0.607, then
 # 0.629 after round 36, / 0.000): over the unseen floor on all four figures, where x58-63 was
-# under it on two (docs/moderation.md, "On x64-69"). A first-sight regression guard: a change
-# may not lose more than 0.02 here; keep it untuned, to judge the next change.
+# under it on two (docs/moderation.md, "On x64-69"). Rules round 37 was written from its
+# misses, so it is TUNED now and these are its second-sight figures: a regression guard, like
+# FIRST_SIGHT_58's, not a figure for new messages (the stage was not retrained on it).
 FIRST_SIGHT_64 = _guard(
     {
-        "imminent_caught": 0.964,
-        "imminent_recall": 0.952,
-        "crisis_recall": 0.944,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 1.000,
         "false_alarm_rate": 0.000,
     }
 )
@@ -260,8 +261,8 @@ def test_firstsight58_stays_at_its_second_sight_figures(tmp_path: Path) -> None:
 
 
 @needs_model
-def test_firstsight64_keeps_its_first_sight_figures(tmp_path: Path) -> None:
-    """firstsight64 has been tuned and trained on by nothing: a guard on new-message figures."""
+def test_firstsight64_stays_at_its_second_sight_figures(tmp_path: Path) -> None:
+    """firstsight64 is rules round 37's tuning set: a regression guard at its tuned figures."""
     figures = score_file(HERE / "firstsight64.jsonl", tmp_path, screen_thorough)
     assert figures["messages"] == 360
     check(figures, FIRST_SIGHT_64)
