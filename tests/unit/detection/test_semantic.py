@@ -9,7 +9,9 @@
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
 - firstsight64, first sight until rules round 37 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
-- the committed weights name the 44 files they were trained on;
+- firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
+- train82-100, training data since the all50 retrain, stay at their training fit;
+- the committed weights name the 50 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
 
@@ -93,6 +95,41 @@ FIRST_SIGHT_64 = _guard(
         "imminent_recall": 1.000,
         "crisis_recall": 1.000,
         "false_alarm_rate": 0.000,
+    }
+)
+
+# firstsight70.jsonl and firstsight76.jsonl: 360 messages each (x70-75, x76-81), written blind on
+# 2026-12-01 by two more writers who saw neither the detector nor any other set. NEVER TUNED OR
+# TRAINED ON; nobody has read their texts or per-message answers. Their pooled aggregates chose
+# the head, by a rule fixed before either set existed (docs/moderation.md, "Retrained on 50
+# files"), so these are one look past first sight. At first sight (main at 108390b, all44
+# weights) rules + stage scored 0.776 / 0.729 / 0.783 / 0.017 and 0.894 / 0.882 / 0.872 / 0.042.
+# With rules round 37 and the all50 weights: a regression guard on new-message figures.
+FIRST_SIGHT_70 = _guard(
+    {
+        "imminent_caught": 0.906,
+        "imminent_recall": 0.894,
+        "crisis_recall": 0.883,
+        "false_alarm_rate": 0.025,
+    }
+)
+FIRST_SIGHT_76 = _guard(
+    {
+        "imminent_caught": 0.965,
+        "imminent_recall": 0.965,
+        "crisis_recall": 0.939,
+        "false_alarm_rate": 0.042,
+    }
+)
+# train82/88/94/100.jsonl, pooled (1,440 messages): written for training by four more blind
+# writers. At first sight (main at 108390b) rules + stage scored 0.809 / 0.779 / 0.783 / 0.019;
+# training data since the all50 retrain, so this is a TRAINING-FIT guard.
+TRAINING_82_100 = _guard(
+    {
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.994,
+        "crisis_recall": 0.993,
+        "false_alarm_rate": 0.010,
     }
 )
 
@@ -268,9 +305,35 @@ def test_firstsight64_stays_at_its_second_sight_figures(tmp_path: Path) -> None:
     check(figures, FIRST_SIGHT_64)
 
 
+@needs_model
+@pytest.mark.parametrize(
+    ("name", "guard"),
+    [("firstsight70", FIRST_SIGHT_70), ("firstsight76", FIRST_SIGHT_76)],
+)
+def test_the_blind_sets_of_x70_and_x76_keep_their_figures(
+    name: str, guard: dict[str, tuple[str, float]], tmp_path: Path
+) -> None:
+    """Never tuned or trained on (their aggregates chose the head): a new-message guard."""
+    figures = score_file(HERE / f"{name}.jsonl", tmp_path, screen_thorough)
+    assert figures["messages"] == 360
+    check(figures, guard)
+
+
+@needs_model
+def test_the_training_sets_82_to_100_stay_at_their_training_fit(tmp_path: Path) -> None:
+    """train82-100 are training data since the all50 retrain: a training-fit guard, pooled."""
+    parts = [HERE / f"train{n}.jsonl" for n in (82, 88, 94, 100)]
+    pool = tmp_path / "train-pool.jsonl"
+    pool.write_text("".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8")
+    figures = score_file(pool, tmp_path, screen_thorough)
+    assert figures["messages"] == 1440
+    check(figures, TRAINING_82_100)
+
+
 def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
-    the stage first shipped with and the 11 labelled sets written since."""
+    the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
+    since (firstsight58, firstsight64) and the sets written for training (train82-100)."""
     import numpy as np
 
     with np.load(semantic.WEIGHTS) as stored:
@@ -280,6 +343,9 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         *(f"heldout{n}" for n in range(32, 36)),
         *(f"fresh{n}" for n in range(32, 38)),
         "firstsight52",
+        "firstsight58",
+        "firstsight64",
+        *(f"train{n}" for n in (82, 88, 94, 100)),
     ]
     assert names == [*first, *later]
     for name in names[1:]:
