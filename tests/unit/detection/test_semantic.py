@@ -10,8 +10,10 @@
 - firstsight64, first sight until rules round 37 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
 - firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
-- train82-100, training data since the all50 retrain, stay at their training fit;
-- the committed weights name the 50 files they were trained on;
+- train82-124, training data since the all50 and all54 retrains, stay at their training fit;
+- firstsight130-160, written after the head's training data and never used to decide anything
+  about it, keep their first-sight figures;
+- the committed weights name the 54 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
 
@@ -102,34 +104,59 @@ FIRST_SIGHT_64 = _guard(
 # 2026-12-01 by two more writers who saw neither the detector nor any other set. NEVER TUNED OR
 # TRAINED ON; nobody has read their texts or per-message answers. Their pooled aggregates chose
 # the head, by a rule fixed before either set existed (docs/moderation.md, "Retrained on 50
-# files"), so these are one look past first sight. At first sight (main at 108390b, all44
-# weights) rules + stage scored 0.776 / 0.729 / 0.783 / 0.017 and 0.894 / 0.882 / 0.872 / 0.042.
-# With rules round 37 and the all50 weights: a regression guard on new-message figures.
+# files", "Retrained on 54 files"), so these are one look past first sight. At first sight
+# (main at 108390b, all44 weights) rules + stage scored 0.776 / 0.729 / 0.783 / 0.017 and
+# 0.894 / 0.882 / 0.872 / 0.042.
+# With rules round 37 and the all54 weights: a regression guard on new-message figures.
 FIRST_SIGHT_70 = _guard(
     {
-        "imminent_caught": 0.906,
-        "imminent_recall": 0.894,
-        "crisis_recall": 0.883,
+        "imminent_caught": 0.918,
+        "imminent_recall": 0.906,
+        "crisis_recall": 0.906,
         "false_alarm_rate": 0.025,
     }
 )
 FIRST_SIGHT_76 = _guard(
     {
-        "imminent_caught": 0.965,
-        "imminent_recall": 0.965,
-        "crisis_recall": 0.939,
+        "imminent_caught": 0.976,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.956,
         "false_alarm_rate": 0.042,
     }
 )
-# train82/88/94/100.jsonl, pooled (1,440 messages): written for training by four more blind
-# writers. At first sight (main at 108390b) rules + stage scored 0.809 / 0.779 / 0.783 / 0.019;
-# training data since the all50 retrain, so this is a TRAINING-FIT guard.
-TRAINING_82_100 = _guard(
+# train82-124.jsonl, pooled (2,880 messages): written for training by eight more blind writers.
+# At first sight (main at 108390b) rules + stage scored 0.809 / 0.779 / 0.783 / 0.019 on
+# train82-100; training data since the all50 and all54 retrains, so a TRAINING-FIT guard.
+TRAINING_82_124 = _guard(
     {
         "imminent_caught": 0.994,
         "imminent_recall": 0.994,
-        "crisis_recall": 0.993,
-        "false_alarm_rate": 0.010,
+        "crisis_recall": 0.992,
+        "false_alarm_rate": 0.016,
+    }
+)
+# Six blind 360s the shipped (all54) head has never seen and nothing was decided on: writers of
+# 2026-12-01 who saw neither the detector nor any other set. firstsight130 and firstsight136
+# were written as final sets, to be scored once after the head was chosen; firstsight142-160
+# were written as all58's training data, and all58 was not shipped, so the head never saw them.
+# Nobody on the team has read their texts or per-message answers. These are FIRST-SIGHT
+# figures of the shipped detector (docs/moderation.md, "Retrained on 54 files"), kept as a
+# guard: a change may not lose more than 0.02 of them.
+UNSEEN_BY_THE_HEAD = (130, 136, 142, 148, 154, 160)
+FIRST_SIGHT_130_136 = _guard(
+    {
+        "imminent_caught": 0.953,
+        "imminent_recall": 0.935,
+        "crisis_recall": 0.906,
+        "false_alarm_rate": 0.054,
+    }
+)
+FIRST_SIGHT_142_160 = _guard(
+    {
+        "imminent_caught": 0.918,
+        "imminent_recall": 0.888,
+        "crisis_recall": 0.878,
+        "false_alarm_rate": 0.050,
     }
 )
 
@@ -319,21 +346,43 @@ def test_the_blind_sets_of_x70_and_x76_keep_their_figures(
     check(figures, guard)
 
 
+def _pool(names: list[str], tmp_path: Path) -> Path:
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(
+        "".join((HERE / f"{name}.jsonl").read_text(encoding="utf-8") for name in names),
+        encoding="utf-8",
+    )
+    return pool
+
+
 @needs_model
-def test_the_training_sets_82_to_100_stay_at_their_training_fit(tmp_path: Path) -> None:
-    """train82-100 are training data since the all50 retrain: a training-fit guard, pooled."""
-    parts = [HERE / f"train{n}.jsonl" for n in (82, 88, 94, 100)]
-    pool = tmp_path / "train-pool.jsonl"
-    pool.write_text("".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8")
-    figures = score_file(pool, tmp_path, screen_thorough)
-    assert figures["messages"] == 1440
-    check(figures, TRAINING_82_100)
+def test_the_training_sets_82_to_124_stay_at_their_training_fit(tmp_path: Path) -> None:
+    """train82-124 are training data since the all50 and all54 retrains: a training-fit guard."""
+    names = [f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)]
+    figures = score_file(_pool(names, tmp_path), tmp_path, screen_thorough)
+    assert figures["messages"] == 2880
+    check(figures, TRAINING_82_124)
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("numbers", "guard"),
+    [((130, 136), FIRST_SIGHT_130_136), ((142, 148, 154, 160), FIRST_SIGHT_142_160)],
+)
+def test_sets_the_head_never_saw_keep_their_first_sight_figures(
+    numbers: tuple[int, ...], guard: dict[str, tuple[str, float]], tmp_path: Path
+) -> None:
+    """Blind sets outside the head's training data and every decision: new-message figures."""
+    names = [f"firstsight{n}" for n in numbers]
+    figures = score_file(_pool(names, tmp_path), tmp_path, screen_thorough)
+    assert figures["messages"] == 360 * len(numbers)
+    check(figures, guard)
 
 
 def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
-    since (firstsight58, firstsight64) and the sets written for training (train82-100)."""
+    since (firstsight58, firstsight64) and the sets written for training (train82-124)."""
     import numpy as np
 
     with np.load(semantic.WEIGHTS) as stored:
@@ -345,9 +394,14 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         "firstsight52",
         "firstsight58",
         "firstsight64",
-        *(f"train{n}" for n in (82, 88, 94, 100)),
+        *(f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)),
     ]
     assert names == [*first, *later]
+    # The sets the shipped head was judged on or never saw are not among them.
+    unseen = {"firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD)}
+    assert unseen.isdisjoint(names)
+    for name in unseen:
+        assert (HERE / f"{name}.jsonl").is_file(), name
     for name in names[1:]:
         assert (HERE / f"{name}.jsonl").is_file(), name
     assert [p.stem for p in FRESH] == [f"fresh{n}" for n in range(32, 38)]
