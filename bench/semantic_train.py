@@ -93,18 +93,16 @@ TRAINING_SETS_106_124 = ("train106", "train112", "train118", "train124")
 # all58 (all54 + four more sets written for training, t142-160) was judged and NOT shipped
 # (docs/moderation.md, "Retrained on 54 files"); those four are kept as firstsight142-160, sets
 # the shipped head never saw, so the list is not here any more.
+# Each list is the one before it and the sets named after it.
+ALL44 = (*FIRST_33, *LATER_FILES)
+ALL46 = (*ALL44, *BLIND_SETS_58_64)
+ALL50 = (*ALL46, *TRAINING_SETS_82_100)
 FILE_LISTS = {
     "first33": FIRST_33,
-    "all44": (*FIRST_33, *LATER_FILES),
-    "all46": (*FIRST_33, *LATER_FILES, *BLIND_SETS_58_64),
-    "all50": (*FIRST_33, *LATER_FILES, *BLIND_SETS_58_64, *TRAINING_SETS_82_100),
-    "all54": (
-        *FIRST_33,
-        *LATER_FILES,
-        *BLIND_SETS_58_64,
-        *TRAINING_SETS_82_100,
-        *TRAINING_SETS_106_124,
-    ),
+    "all44": ALL44,
+    "all46": ALL46,
+    "all50": ALL50,
+    "all54": (*ALL50, *TRAINING_SETS_106_124),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all54
 # since the retrains judged on x70-75 + x76-81 (docs/moderation.md, "Retrained on 50 files",
@@ -119,9 +117,9 @@ CHECK_TOLERANCE = 1e-3
 
 
 REFERENCE_NOTE = (
-    "P(high)+P(imminent) and P(imminent) of every 10th fresh32-37 message (training data since "
-    "the all44 retrain, so since all50 too: a reproduction check, not a generalisation one) from the scikit-learn "
-    "model bench/semantic_train.py --reference fitted, rounded to 7 decimals"
+    "P(high)+P(imminent) and P(imminent) of every 10th fresh32-37 message (training data of "
+    "every head since the all44 retrain: a reproduction check, not a generalisation one) from "
+    "the scikit-learn model bench/semantic_train.py --reference fitted, rounded to 7 decimals"
 )
 
 

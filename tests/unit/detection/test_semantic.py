@@ -296,86 +296,53 @@ def test_the_dev_set_meets_targets_with_the_second_stage(tmp_path: Path) -> None
     check(figures, TARGETS)
 
 
-@needs_model
-def test_the_fresh_sets_stay_at_their_training_fit(tmp_path: Path) -> None:
-    """fresh32-37, the stage's first unseen report, are training data since the all44 retrain:
-    a regression guard on its training fit (figures minus 0.02), not the floor."""
-    assert len(FRESH) == 6
-    pool = tmp_path / "fresh-pool.jsonl"
-    pool.write_text("".join(p.read_text(encoding="utf-8") for p in FRESH), encoding="utf-8")
-    figures = score_file(pool, tmp_path, screen_thorough)
-    assert figures["messages"] == 240
-    check(figures, FRESH_GUARD)
+# Every labelled set `screen_thorough` is held to, pooled where the list has several files:
+# (files, messages, guard). Each guard's comment above says what kind of figure it is.
+SET_GUARDS = [
+    # fresh32-37: the stage's first unseen report, training data since the all44 retrain
+    pytest.param([p.stem for p in FRESH], 240, FRESH_GUARD, id="fresh32-37-training-fit"),
+    # firstsight52: training data since the all44 retrain
+    pytest.param(["firstsight52"], 300, FIRST_SIGHT_52, id="firstsight52-training-fit"),
+    # firstsight58, firstsight64: rules rounds 36 and 37's tuning sets, at their tuned figures
+    pytest.param(["firstsight58"], 360, FIRST_SIGHT_58, id="firstsight58-second-sight"),
+    pytest.param(["firstsight64"], 360, FIRST_SIGHT_64, id="firstsight64-second-sight"),
+    # x70, x76: never tuned or trained on (their aggregates chose the head)
+    pytest.param(["firstsight70"], 360, FIRST_SIGHT_70, id="firstsight70-new-messages"),
+    pytest.param(["firstsight76"], 360, FIRST_SIGHT_76, id="firstsight76-new-messages"),
+    # train82-124: training data since the all50 and all54 retrains
+    pytest.param(
+        [f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)],
+        2880,
+        TRAINING_82_124,
+        id="train82-124-training-fit",
+    ),
+    # outside the head's training data and every decision
+    pytest.param(
+        ["firstsight130", "firstsight136"], 720, FIRST_SIGHT_130_136, id="x130-136-first-sight"
+    ),
+    pytest.param(
+        [f"firstsight{n}" for n in (142, 148, 154, 160)],
+        1440,
+        FIRST_SIGHT_142_160,
+        id="t142-160-first-sight",
+    ),
+]
 
 
 @needs_model
-def test_firstsight52_stays_at_its_training_fit(tmp_path: Path) -> None:
-    """firstsight52 is training data since the all44 retrain: a training-fit guard."""
-    figures = score_file(HERE / "firstsight52.jsonl", tmp_path, screen_thorough)
-    assert figures["messages"] == 300
-    check(figures, FIRST_SIGHT_52)
-
-
-@needs_model
-def test_firstsight58_stays_at_its_second_sight_figures(tmp_path: Path) -> None:
-    """firstsight58 is rules round 36's tuning set: a regression guard at its tuned figures."""
-    figures = score_file(HERE / "firstsight58.jsonl", tmp_path, screen_thorough)
-    assert figures["messages"] == 360
-    check(figures, FIRST_SIGHT_58)
-
-
-@needs_model
-def test_firstsight64_stays_at_its_second_sight_figures(tmp_path: Path) -> None:
-    """firstsight64 is rules round 37's tuning set: a regression guard at its tuned figures."""
-    figures = score_file(HERE / "firstsight64.jsonl", tmp_path, screen_thorough)
-    assert figures["messages"] == 360
-    check(figures, FIRST_SIGHT_64)
-
-
-@needs_model
-@pytest.mark.parametrize(
-    ("name", "guard"),
-    [("firstsight70", FIRST_SIGHT_70), ("firstsight76", FIRST_SIGHT_76)],
-)
-def test_the_blind_sets_of_x70_and_x76_keep_their_figures(
-    name: str, guard: dict[str, tuple[str, float]], tmp_path: Path
+@pytest.mark.parametrize(("names", "messages", "guard"), SET_GUARDS)
+def test_each_labelled_set_keeps_its_figures(
+    names: list[str], messages: int, guard: dict[str, tuple[str, float]], tmp_path: Path
 ) -> None:
-    """Never tuned or trained on (their aggregates chose the head): a new-message guard."""
-    figures = score_file(HERE / f"{name}.jsonl", tmp_path, screen_thorough)
-    assert figures["messages"] == 360
-    check(figures, guard)
-
-
-def _pool(names: list[str], tmp_path: Path) -> Path:
+    """The labelled sets, pooled per entry of SET_GUARDS, scored with `screen_thorough`: a
+    change may not lose more than 0.02 of any figure (training fit, tuned or first sight)."""
     pool = tmp_path / "pool.jsonl"
     pool.write_text(
         "".join((HERE / f"{name}.jsonl").read_text(encoding="utf-8") for name in names),
         encoding="utf-8",
     )
-    return pool
-
-
-@needs_model
-def test_the_training_sets_82_to_124_stay_at_their_training_fit(tmp_path: Path) -> None:
-    """train82-124 are training data since the all50 and all54 retrains: a training-fit guard."""
-    names = [f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)]
-    figures = score_file(_pool(names, tmp_path), tmp_path, screen_thorough)
-    assert figures["messages"] == 2880
-    check(figures, TRAINING_82_124)
-
-
-@needs_model
-@pytest.mark.parametrize(
-    ("numbers", "guard"),
-    [((130, 136), FIRST_SIGHT_130_136), ((142, 148, 154, 160), FIRST_SIGHT_142_160)],
-)
-def test_sets_the_head_never_saw_keep_their_first_sight_figures(
-    numbers: tuple[int, ...], guard: dict[str, tuple[str, float]], tmp_path: Path
-) -> None:
-    """Blind sets outside the head's training data and every decision: new-message figures."""
-    names = [f"firstsight{n}" for n in numbers]
-    figures = score_file(_pool(names, tmp_path), tmp_path, screen_thorough)
-    assert figures["messages"] == 360 * len(numbers)
+    figures = score_file(pool, tmp_path, screen_thorough)
+    assert figures["messages"] == messages
     check(figures, guard)
 
 
