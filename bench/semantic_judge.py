@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/semantic_train.py --files all44 --out /tmp/all44   # a candidate
     .venv/bin/python bench/semantic_judge.py GOLD.jsonl --baseline f9b5ba4 --data /tmp/all44
+    .venv/bin/python bench/semantic_judge.py GOLD.jsonl --baseline HEAD --baseline-encoder exact
 
 GOLD is a JSON-lines file of {"text", "level"} (an "id" is not needed). Each head (its
 weights.npz and ngrams.json, with the curated phrases of examples.toml) is loaded as the stage
@@ -13,6 +14,8 @@ of docs/moderation.md ("Retrained on all labelled files").
 
 ``--baseline`` and ``--data`` each take a folder or a git revision (its
 moderation/detection/data/semantic files); ``--data`` defaults to the installed files.
+``--baseline-encoder`` and ``--encoder`` choose each side's encoder: ``fast`` (the shipped
+one, `fast_encoder.FastEncoder`) or ``exact`` (`semantic.Encoder`, numpy float32).
 
 It prints nothing about any single message (no text, no id, no answer), only figures over the
 whole file, so it may be run on a first-sight set that has to stay unseen.
@@ -38,6 +41,7 @@ import semantic_train as T
 
 from moderation.detection import screen
 from moderation.detection import semantic as S
+from moderation.detection.fast_encoder import FastEncoder
 from moderation.detection.thorough import combine
 
 # The decision rule, fixed before any figure on the judged set was seen: the candidate may
@@ -47,6 +51,7 @@ FEWER_IMMINENT = 1
 FEWER_CRISIS = 2
 MORE_FALSE_ALARMS = 2
 VIEWS = ("stage alone", "rules + stage")
+ENCODERS = {"fast": FastEncoder, "exact": S.Encoder}
 
 
 def weights_folder(where: str, scratch: Path) -> Path:
@@ -114,6 +119,13 @@ def main() -> None:
     parser.add_argument("gold", type=Path, help="labelled JSON lines neither head was trained on")
     parser.add_argument("--baseline", required=True, help="a folder or a git revision")
     parser.add_argument("--data", default=str(S.DATA), help="the candidate: folder or revision")
+    for flag, default in (("--baseline-encoder", "fast"), ("--encoder", "fast")):
+        parser.add_argument(
+            flag,
+            choices=ENCODERS,
+            default=default,
+            help=f"{flag[2:].replace('-', ' ')}: fast (onnxruntime, 8-bit) or exact (numpy)",
+        )
     args = parser.parse_args()
     where = S.model_dir()
     if where is None:
@@ -125,11 +137,17 @@ def main() -> None:
     print(f"{args.gold}: {len(rows)} messages ({K.by_level(gold)})")
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for label, spec in (("baseline", args.baseline), ("candidate", args.data)):
+        for label, spec, kind in (
+            ("baseline", args.baseline, args.baseline_encoder),
+            ("candidate", args.data, args.encoder),
+        ):
             folder = weights_folder(spec, Path(scratch))
-            stage = S.Model(where, folder)
+            stage = S.Model(where, folder, encoder=ENCODERS[kind](where))
             results[label] = judge(stage, rows, score)
-            print(f"== {label}: {spec} (th={stage.th:.4f} ti={stage.ti:.2f})", flush=True)
+            print(
+                f"== {label}: {spec}, {kind} encoder (th={stage.th:.4f} ti={stage.ti:.2f})",
+                flush=True,
+            )
             for view in VIEWS:
                 show(view, results[label][view])
     rules_only = score.score(
