@@ -759,6 +759,211 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
         "imminent",
         "substance.intake_excess",
     ),
+    # round 38: at a dangerous place, with a goodbye told bare; a sorry texted
+    (
+        "im at the old quarry. wanted to hear your voice one last time",
+        "imminent",
+        "suicide.farewell",
+    ),
+    ("walked down to the river. not going back.", "imminent", "suicide.farewell"),
+    ("parked up at the viewpoint. last sunrise", "imminent", "suicide.farewell"),
+    ("texted my sister sorry. tonight is the night", "imminent", "suicide.farewell"),
+    # round 38: someone else in danger now (at a high place, gone with the phone off,
+    # their last post, their stated intent)
+    (
+        'my cousin posted a story saying "last post" and now shes standing on the bridge',
+        "imminent",
+        "combo.other_shut_in_goodbye",
+    ),
+    (
+        (
+            "my roommate has been gone for six hours with her phone off and her "
+            "search history is full of ways to die"
+        ),
+        "imminent",
+        "suicide.other_goodbye",
+    ),
+    (
+        "he was talking about killing himself all week and now he turned his camera off",
+        "imminent",
+        "suicide.other_shut_in",
+    ),
+    (
+        "my brother says he will jump off the motorway bridge tonight",
+        "imminent",
+        "combo.other_intent_with_time",
+    ),
+    # round 38: a wound needing help now, told by the body
+    (
+        "went deeper than i wanted. cant stop it with the bandage",
+        "imminent",
+        "combo.wound_with_act",
+    ),
+    (
+        "my wound from cutting is all green and i have a temperature now",
+        "imminent",
+        "self_harm.wound_sign",
+    ),
+    (
+        "kept hitting my head on the floor until i felt sick and now im vomiting",
+        "imminent",
+        "self_harm.wound_sign",
+    ),
+    (
+        "burned myself on purpose again and its blistering and oozing",
+        "imminent",
+        "self_harm.wound_sign",
+    ),
+    ("hurt myself worse than before, i cant feel my hand now", "imminent", "self_harm.wound_sign"),
+    (
+        "cut again tonight and its not closing, been pressing on it for twenty minutes",
+        "imminent",
+        "self_harm.wound_sign",
+    ),
+    # round 38: an overdose told by the body (after time clean, a dose taken twice, used as before)
+    (
+        "four months sober, used tonight and now my lips feel numb",
+        "imminent",
+        "substance.intake_excess",
+    ),
+    (
+        "had my evening dose, forgot, and had it again with a beer. my heart is racing",
+        "imminent",
+        "substance.intake_excess",
+    ),
+    ("used the way i did before detox. i dont feel right", "imminent", "substance.intake_excess"),
+    (
+        "took far more than i used to, everything is going dark",
+        "imminent",
+        "substance.intake_excess",
+    ),
+    (
+        "had way too much at the barbecue with my sleeping pills and my breath is really shallow",
+        "imminent",
+        "substance.symptom",
+    ),
+    (
+        "used by myself for the first time since detox. if i stop replying call someone",
+        "imminent",
+        "substance.symptom",
+    ),
+    # round 38: algospeak and plans with a time; the means held; a reason asked for;
+    # things wrapped up
+    ("sewer slide at midnight. done", "imminent", "suicide.intent"),
+    ("kms tomorrow. for real", "imminent", "suicide.intent"),
+    ("im goin to unalive myself before dawn", "imminent", "suicide.time"),
+    (
+        "figured out how to end my life, just waiting for the house to go to sleep",
+        "imminent",
+        "suicide.plan",
+    ),
+    (
+        "i know exactly how im going to kill myself, just waiting for my parents to go to bed",
+        "imminent",
+        "suicide.plan",
+    ),
+    ("want to sleep forever. have everything ready in my bag", "imminent", "suicide.arrangements"),
+    ("the pills are out. just sitting here with them", "imminent", "suicide.means_ready"),
+    (
+        "got the pills in one hand and my phone in the other. someone give me a reason to stay.",
+        "imminent",
+        "suicide.resolve",
+    ),
+    ("pill bottle in one hand. tell me a reason not to", "imminent", "suicide.means"),
+    (
+        (
+            "returned the library books, messaged my mum sorry. one last thing and "
+            "then ill be at peace"
+        ),
+        "imminent",
+        "suicide.resolve",
+    ),
+    (
+        "gave away my vinyl and my bike. my mates asked if im going away. in a way",
+        "imminent",
+        "suicide.leaving_veiled",
+    ),
+    (
+        "alarm set for 3:15 so i can go before the night staff do their rounds",
+        "imminent",
+        "suicide.plan",
+    ),
+    # round 38: harm to others planned where the target will be; a third person's threat
+    (
+        "sharpened the knife, and im waiting for him to come back",
+        "imminent",
+        "harm_to_others.weapon",
+    ),
+    (
+        (
+            "a boy on my daughters bus says hes taking his uncles rifle to school "
+            "friday and he made a list"
+        ),
+        "imminent",
+        "harm_to_others.target",
+    ),
+    (
+        (
+            "my brother says if her ex turns up at the wedding tomorrow hes "
+            "putting him in hospital, he means it"
+        ),
+        "imminent",
+        "harm_to_others.threat_reported",
+    ),
+    (
+        "shell be there on friday at her leaving do. im bringing it.",
+        "imminent",
+        "harm_to_others.weapon",
+    ),
+    # round 38: abuse now (heard, relayed, a threat of not leaving alive, kept in)
+    (
+        "i can hear the care home worker slapping my nan on the camera",
+        "imminent",
+        "abuse.attack_now",
+    ),
+    ('i can hear a child screaming "no daddy" upstairs', "imminent", "abuse.attack_now"),
+    (
+        'my sister just messaged "hes choking me" and then nothing',
+        "imminent",
+        "abuse.relayed_now",
+    ),
+    ("he says im not leaving this flat alive", "imminent", "abuse.attack_now"),
+    (
+        "he strangles me when he drinks and hes getting wound up right now",
+        "imminent",
+        "abuse.pursued",
+    ),
+    (
+        "she slapped me so hard my ear is ringing and shes standing over me",
+        "imminent",
+        "abuse.pursued",
+    ),
+    ("my son shoved me down the steps and i cant get up", "imminent", "abuse.pursued"),
+    ("her dad is punching her right now, were hiding upstairs", "imminent", "abuse.attack_now"),
+    ("locked in the cellar since last night, no food down here", "imminent", "abuse.pursued"),
+    (
+        "they locked me in the spare room and say theyre going to fly me overseas on sunday",
+        "imminent",
+        "abuse.pursued",
+    ),
+    (
+        "she hid my phone and my car keys and wont let me out of the house",
+        "imminent",
+        "abuse.trapped_now",
+    ),
+    ("typing from my work phone while shes out, she hit me again", "imminent", "abuse.pursued"),
+    # round 38: harm to others with the target's whereabouts
+    ("loaded the rifle, walking to his front door now", "imminent", "harm_to_others.target"),
+    (
+        "ill wait by his car after practice, then im going to break his nose",
+        "imminent",
+        "harm_to_others.target",
+    ),
+    (
+        "my nephew messaged his mate that he is going to hang himself this weekend",
+        "imminent",
+        "suicide.other_intent",
+    ),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1052,4 +1257,57 @@ NEGATIVE_CASES: list[str] = [
     "ears are ringing after the gig, worth it",
     "i feel so sick after that rollercoaster",
     "my mum took her tablets with dinner and went to bed",
+    # round 38: the rules' false alarms by kind, and near misses of the round's kinds
+    "if i have to hear that ringtone one more time im throwing myself off a roof",
+    "my grandkid says kys to his friends on the headset, should i be worried or is it slang",
+    "kms my train is late again (not literally, calm down)",
+    "im going to strangle my brother (i wont, ill just change the wifi password)",
+    "posted a pic of my exam timetable captioned i want to die, relatable",
+    "this band makes me want to die in a good way",
+    "my cousin destroyed me at chess and i wanted to die",
+    "writing a farewell letter to my addiction for group tonight",
+    "took all my tablets with dinner as prescribed, proud of me",
+    "my placement had an overdose case today, the team was amazing",
+    "drank way too much espresso and my heart is pounding, deadline met though",
+    "my flatmate ate my noodles again, im going to kill him",
+    "my dog keeps trying to unalive my slippers",
+    "going to end it w her, we want different things",
+    "not coming home tonight, staying at my grans",
+    "parked at the beach for the last sunset of the holiday",
+    "our last sunrise in greece, so pretty",
+    "texted my mom sorry for missing dinner",
+    "my brother is standing on the roof fixing the gutter",
+    "she was talking about the suicide prevention walk all week",
+    "my son swears he is going to jump off the high board at the pool tomorrow",
+    "the cut on my finger is red, going to clean it",
+    "i have a fever and my throat is red",
+    "burned my hand on the oven and its blistering",
+    "banged my head on the cupboard and now im throwing up, might be a bug",
+    "2 years sober and used my new pottery wheel tonight",
+    "forgot i fed the cat and fed her again lol",
+    "my breathing is really slow when i meditate, its lovely",
+    "the suicide at 8 in the film was hard to watch",
+    "got everything ready for the party tomorrow",
+    "the pills are out on the counter, sitting here with a tea waiting for the pharmacy to call",
+    "give me one reason to go to the gym",
+    "sharpened it. the pencil was blunt",
+    "waiting for my step dad to get home so we can eat",
+    "she made a list of books to read",
+    "the doctor says shes putting him in hospital for tests on monday",
+    "i can hear the neighbours hitting the tennis ball against the wall",
+    "my boss is getting mad right now about the printer",
+    "i cant get up, my legs are asleep lol",
+    "locked in the office since this morning with this report, no food in here",
+    "my parents are planning to send me to camp next week",
+    "writing this on my ipad while shes in the bath, cant find my charger",
+    "walking to her porch right now to drop off the cake",
+    "hell be there at 8, bring snacks",
+    "whos bringing the salad? im bringing it.",
+    "texted my ex sorry for being late",
+    "set an alarm for 6 so i can go before the traffic",
+    "one last thing left then im done with the laundry for good",
+    "asked if im moving house lol. yes, to leeds in june",
+    "he was standing over me laughing because i fell off my bike",
+    'i can hear my kid crying "stop" because his brother took the ball',
+    "he made a list of who to invite and hes bringing his guitar",
 ]
