@@ -14,7 +14,8 @@
 - firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
 - train82-124, training data since the all50 and all54 retrains, stay at their training fit;
 - firstsight130-160, written after the head's training data and never used to decide anything
-  about it, keep their first-sight figures;
+  about it, keep their first-sight figures (142-160 their tuned ones since rules round 38);
+- firstsight166 and firstsight172, the final sets of 2026-12-01, keep their first-sight figures;
 - the committed weights name the 54 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
@@ -148,13 +149,26 @@ TRAINING_82_124 = _guard(
 # SIGHT figures of the shipped detector (docs/moderation.md, "Retrained on 54 files"), kept as
 # a guard: a change may not lose more than 0.02 of them. Rules round 38 (written from
 # firstsight142-160, not from these) raised imminent_recall from 0.935 to 0.941.
-UNSEEN_BY_THE_HEAD = (130, 136, 142, 148, 154, 160)
+UNSEEN_BY_THE_HEAD = (130, 136, 142, 148, 154, 160, 166, 172)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.953,
         "imminent_recall": 0.941,
         "crisis_recall": 0.906,
         "false_alarm_rate": 0.054,
+    }
+)
+# Two more blind 360s by writers of the evening of 2026-12-01 who saw neither the detector nor
+# any other set, written as this session's final sets: scored once with rules round 37 (0.947 /
+# 0.924 / 0.906 / 0.042 pooled) and once with round 38 merged (these figures); nothing was
+# decided, tuned or trained on them, and nobody on the team has read their texts or answers.
+# FIRST SIGHT of the shipped detector (docs/moderation.md, "Final sets x166 and x172").
+FIRST_SIGHT_166_172 = _guard(
+    {
+        "imminent_caught": 0.953,
+        "imminent_recall": 0.935,
+        "crisis_recall": 0.908,
+        "false_alarm_rate": 0.042,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
@@ -336,6 +350,9 @@ SET_GUARDS = [
     # outside the head's training data and every decision
     pytest.param(
         ["firstsight130", "firstsight136"], 720, FIRST_SIGHT_130_136, id="x130-136-first-sight"
+    ),
+    pytest.param(
+        ["firstsight166", "firstsight172"], 720, FIRST_SIGHT_166_172, id="x166-172-first-sight"
     ),
     # outside the head's training data; rules round 38's tuning sets, at their tuned figures
     pytest.param(
