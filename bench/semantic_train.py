@@ -97,12 +97,19 @@ TRAINING_SETS_106_124 = ("train106", "train112", "train118", "train124")
 ALL44 = (*FIRST_33, *LATER_FILES)
 ALL46 = (*ALL44, *BLIND_SETS_58_64)
 ALL50 = (*ALL46, *TRAINING_SETS_82_100)
+ALL54 = (*ALL50, *TRAINING_SETS_106_124)
+# all64: all54, firstsight142-160 (tuned on by rules round 38 since) and six more sets written
+# for training by six more blind writers on the evening of 2026-12-01 (docs/moderation.md,
+# "Retrained on 64 files").
+BLIND_SETS_142_160 = tuple(f"firstsight{n}" for n in (142, 148, 154, 160))
+TRAINING_SETS_178_208 = tuple(f"train{n}" for n in (178, 184, 190, 196, 202, 208))
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": ALL44,
     "all46": ALL46,
     "all50": ALL50,
-    "all54": (*ALL50, *TRAINING_SETS_106_124),
+    "all54": ALL54,
+    "all64": (*ALL54, *BLIND_SETS_142_160, *TRAINING_SETS_178_208),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all54
 # since the retrains judged on x70-75 + x76-81 (docs/moderation.md, "Retrained on 50 files",
