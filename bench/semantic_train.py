@@ -91,8 +91,8 @@ BLIND_SETS_58_64 = ("firstsight58", "firstsight64")
 TRAINING_SETS_82_100 = ("train82", "train88", "train94", "train100")
 TRAINING_SETS_106_124 = ("train106", "train112", "train118", "train124")
 # all58 (all54 + four more sets written for training, t142-160) was judged and NOT shipped
-# (docs/moderation.md, "Retrained on 54 files"); those four are kept as firstsight142-160, sets
-# the shipped head never saw, so the list is not here any more.
+# (docs/moderation.md, "Retrained on 54 files"); those four were kept as firstsight142-160, were
+# rules round 38's tuning sets, and joined the training data with all64.
 # Each list is the one before it and the sets named after it.
 ALL44 = (*FIRST_33, *LATER_FILES)
 ALL46 = (*ALL44, *BLIND_SETS_58_64)
@@ -111,11 +111,11 @@ FILE_LISTS = {
     "all54": ALL54,
     "all64": (*ALL54, *BLIND_SETS_142_160, *TRAINING_SETS_178_208),
 }
-# The list the committed weights in moderation/detection/data/semantic were trained on: all54
-# since the retrains judged on x70-75 + x76-81 (docs/moderation.md, "Retrained on 50 files",
-# "Retrained on 54 files"; all50 for an hour before), all44 after the retrain judged on x58-63,
-# first33 before.
-TRAINING_FILES = "all54"
+# The list the committed weights in moderation/detection/data/semantic were trained on: all64
+# since the retrain judged on x70-75 + x76-81 late on 2026-12-01 (docs/moderation.md, "Retrained
+# on 64 files"), all54 before it (all50 for an hour before that), all44 after the retrain judged
+# on x58-63, first33 before.
+TRAINING_FILES = "all64"
 # --check: how far a retrain may be from the committed files, for float differences between
 # machines (here a re-run gives them exactly). The first33 weights committed before were built
 # with the forward pass (and normaliser) as of fd667ad; a first33 retrain at f9b5ba4 gave W

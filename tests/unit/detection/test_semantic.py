@@ -12,11 +12,11 @@
 - firstsight64, first sight until rules round 37 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
 - firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
-- train82-124, training data since the all50 and all54 retrains, stay at their training fit;
-- firstsight130-160, written after the head's training data and never used to decide anything
-  about it, keep their first-sight figures (142-160 their tuned ones since rules round 38);
-- firstsight166 and firstsight172, the final sets of 2026-12-01, keep their first-sight figures;
-- the committed weights name the 54 files they were trained on;
+- train82-124, firstsight142-160 and train178-208, training data since the all50, all54 and
+  all64 retrains, stay at their training fit;
+- firstsight130, 136, 166 and 172, final sets the head never saw and nothing was decided on,
+  keep their first-sight figures;
+- the committed weights name the 64 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
 
@@ -113,20 +113,22 @@ FIRST_SIGHT_64 = _guard(
 # files", "Retrained on 54 files"), so these are one look past first sight. At first sight
 # (main at 108390b, all44 weights) rules + stage scored 0.776 / 0.729 / 0.783 / 0.017 and
 # 0.894 / 0.882 / 0.872 / 0.042.
-# With rules round 37 and the all54 weights: a regression guard on new-message figures.
+# With rules round 37 and the all54 weights they scored 0.918 / 0.906 / 0.906 / 0.025 and 0.976 /
+# 0.976 / 0.956 / 0.042; with rules round 38, the fast encoder and the all64 weights (chosen on
+# their pooled aggregates, "Retrained on 64 files"), these: a regression guard.
 FIRST_SIGHT_70 = _guard(
     {
-        "imminent_caught": 0.918,
-        "imminent_recall": 0.906,
-        "crisis_recall": 0.906,
-        "false_alarm_rate": 0.025,
+        "imminent_caught": 0.953,
+        "imminent_recall": 0.941,
+        "crisis_recall": 0.950,
+        "false_alarm_rate": 0.017,
     }
 )
 FIRST_SIGHT_76 = _guard(
     {
-        "imminent_caught": 0.976,
-        "imminent_recall": 0.976,
-        "crisis_recall": 0.956,
+        "imminent_caught": 0.941,
+        "imminent_recall": 0.941,
+        "crisis_recall": 0.944,
         "false_alarm_rate": 0.042,
     }
 )
@@ -137,52 +139,60 @@ TRAINING_82_124 = _guard(
     {
         "imminent_caught": 0.994,
         "imminent_recall": 0.994,
-        "crisis_recall": 0.992,
-        "false_alarm_rate": 0.016,
+        "crisis_recall": 0.991,
+        "false_alarm_rate": 0.015,
     }
 )
-# Six blind 360s the shipped (all54) head has never seen and nothing was decided on: writers of
-# 2026-12-01 who saw neither the detector nor any other set. firstsight130 and firstsight136
-# were written as final sets, to be scored once after the head was chosen; firstsight142-160
-# were written as all58's training data, and all58 was not shipped, so the head never saw them.
-# Nobody on the team has read the texts or per-message answers of firstsight130/136: FIRST-
-# SIGHT figures of the shipped detector (docs/moderation.md, "Retrained on 54 files"), kept as
-# a guard: a change may not lose more than 0.02 of them. Rules round 38 (written from
-# firstsight142-160, not from these) raised imminent_recall from 0.935 to 0.941.
-UNSEEN_BY_THE_HEAD = (130, 136, 142, 148, 154, 160, 166, 172)
+# train178-208.jsonl, pooled (2,160 messages): written for training by six more blind writers on
+# the evening of 2026-12-01; training data since the all64 retrain, so a TRAINING-FIT guard.
+TRAINING_178_208 = _guard(
+    {
+        "imminent_caught": 0.996,
+        "imminent_recall": 0.996,
+        "crisis_recall": 0.990,
+        "false_alarm_rate": 0.014,
+    }
+)
+# Four blind 360s the shipped (all64) head has never seen and nothing was decided on: writers of
+# 2026-12-01 who saw neither the detector nor any other set, each written as a final set, to be
+# scored after the head was chosen. Nobody on the team has read their texts or per-message
+# answers (one x130 answer, by id and level, was seen in rules round 38's per-set check).
+# firstsight130/136 scored 0.953 / 0.935 / 0.906 / 0.054 at first sight (round 37, all54), 0.953 /
+# 0.941 / 0.906 / 0.054 with round 38; with round 38, the fast encoder and all64, these (scored
+# once, after all64 was chosen on x70 + x76: docs/moderation.md, "Retrained on 64 files"). A
+# guard: a change may not lose more than 0.02 of them.
+UNSEEN_BY_THE_HEAD = (130, 136, 166, 172)
 FIRST_SIGHT_130_136 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.941,
-        "crisis_recall": 0.906,
-        "false_alarm_rate": 0.054,
+        "imminent_caught": 0.965,
+        "imminent_recall": 0.953,
+        "crisis_recall": 0.919,
+        "false_alarm_rate": 0.050,
     }
 )
 # Two more blind 360s by writers of the evening of 2026-12-01 who saw neither the detector nor
-# any other set, written as this session's final sets: scored once with rules round 37 (0.947 /
-# 0.924 / 0.906 / 0.042 pooled) and once with round 38 merged (these figures); nothing was
-# decided, tuned or trained on them, and nobody on the team has read their texts or answers.
-# FIRST SIGHT of the shipped detector (docs/moderation.md, "Final sets x166 and x172").
+# any other set, written as final sets: scored once with rules round 37 (0.947 / 0.924 / 0.906 /
+# 0.042 pooled), once with round 38 merged (0.953 / 0.935 / 0.908 / 0.042), both with all54, and
+# once with all64 after it was chosen (these figures); nothing was decided, tuned or trained on
+# them (docs/moderation.md, "Final sets x166 and x172", "Retrained on 64 files").
 FIRST_SIGHT_166_172 = _guard(
     {
         "imminent_caught": 0.953,
         "imminent_recall": 0.935,
-        "crisis_recall": 0.908,
-        "false_alarm_rate": 0.042,
+        "crisis_recall": 0.914,
+        "false_alarm_rate": 0.046,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
 # rules + stage and the fast encoder; 0.918 / 0.888 / 0.878 / 0.050 with the exact pass), which
-# was written from their false alarms and imminent misses: TUNED since, and these are their
-# second-sight figures with the fast encoder (1.000 / 0.976 / 0.917 / 0.023 with the exact
-# pass), a regression guard like FIRST_SIGHT_64's, not a figure for new messages (the stage has
-# still never trained on them).
+# was written from their false alarms and imminent misses (0.997 / 0.971 / 0.914 / 0.023 after
+# it), and training data since the all64 retrain: a TRAINING-FIT guard.
 TUNED_142_160 = _guard(
     {
-        "imminent_caught": 0.997,
-        "imminent_recall": 0.971,
-        "crisis_recall": 0.914,
-        "false_alarm_rate": 0.023,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 0.992,
+        "false_alarm_rate": 0.000,
     }
 )
 
@@ -354,12 +364,19 @@ SET_GUARDS = [
     pytest.param(
         ["firstsight166", "firstsight172"], 720, FIRST_SIGHT_166_172, id="x166-172-first-sight"
     ),
-    # outside the head's training data; rules round 38's tuning sets, at their tuned figures
+    # rules round 38's tuning sets, and training data since the all64 retrain
     pytest.param(
         [f"firstsight{n}" for n in (142, 148, 154, 160)],
         1440,
         TUNED_142_160,
-        id="t142-160-second-sight",
+        id="t142-160-training-fit",
+    ),
+    # train178-208: training data since the all64 retrain
+    pytest.param(
+        [f"train{n}" for n in (178, 184, 190, 196, 202, 208)],
+        2160,
+        TRAINING_178_208,
+        id="train178-208-training-fit",
     ),
 ]
 
@@ -384,7 +401,9 @@ def test_each_labelled_set_keeps_its_figures(
 def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
-    since (firstsight58, firstsight64) and the sets written for training (train82-124)."""
+    since (firstsight58, firstsight64), the sets written for training (train82-124), the four
+    blind sets of rules round 38 (firstsight142-160) and six more written for training
+    (train178-208)."""
     import numpy as np
 
     with np.load(semantic.WEIGHTS) as stored:
@@ -397,6 +416,8 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         "firstsight58",
         "firstsight64",
         *(f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)),
+        *(f"firstsight{n}" for n in (142, 148, 154, 160)),
+        *(f"train{n}" for n in (178, 184, 190, 196, 202, 208)),
     ]
     assert names == [*first, *later]
     # The sets the shipped head was judged on or never saw are not among them.
