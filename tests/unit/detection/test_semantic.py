@@ -14,8 +14,8 @@
 - firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
 - train82-124, firstsight142-160 and train178-208, training data since the all50, all54 and
   all64 retrains, stay at their training fit;
-- firstsight130, 136, 166 and 172, final sets the head never saw and nothing was decided on,
-  keep their first-sight figures;
+- firstsight130, 136, 166, 172, 214 and 220, final sets the head never saw and nothing was
+  decided on, keep their first-sight figures;
 - the committed weights name the 64 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
@@ -161,7 +161,7 @@ TRAINING_178_208 = _guard(
 # 0.941 / 0.906 / 0.054 with round 38; with round 38, the fast encoder and all64, these (scored
 # once, after all64 was chosen on x70 + x76: docs/moderation.md, "Retrained on 64 files"). A
 # guard: a change may not lose more than 0.02 of them.
-UNSEEN_BY_THE_HEAD = (130, 136, 166, 172)
+UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.965,
@@ -181,6 +181,18 @@ FIRST_SIGHT_166_172 = _guard(
         "imminent_recall": 0.935,
         "crisis_recall": 0.914,
         "false_alarm_rate": 0.046,
+    }
+)
+# Two last blind 360s of 2026-12-01, written after the all64 head was chosen and scored once
+# with it (rules round 38, the fast encoder); nothing was decided, tuned or trained on them, and
+# nobody on the team has read their texts or answers. FIRST SIGHT (docs/moderation.md,
+# "Retrained on 64 files").
+FIRST_SIGHT_214_220 = _guard(
+    {
+        "imminent_caught": 0.929,
+        "imminent_recall": 0.918,
+        "crisis_recall": 0.911,
+        "false_alarm_rate": 0.021,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
@@ -363,6 +375,9 @@ SET_GUARDS = [
     ),
     pytest.param(
         ["firstsight166", "firstsight172"], 720, FIRST_SIGHT_166_172, id="x166-172-first-sight"
+    ),
+    pytest.param(
+        ["firstsight214", "firstsight220"], 720, FIRST_SIGHT_214_220, id="x214-220-first-sight"
     ),
     # rules round 38's tuning sets, and training data since the all64 retrain
     pytest.param(
