@@ -503,7 +503,7 @@ def make_encoder(model_dir: Path) -> Encoder:
         return Encoder(model_dir)
     try:
         from moderation.detection.fast_encoder import FastEncoder
-    except ImportError as error:  # pragma: no cover - the project installs both
+    except ImportError as error:  # onnx, which the module imports at the top, is missing
         missing = error.name
     else:
         try:
@@ -511,7 +511,7 @@ def make_encoder(model_dir: Path) -> Encoder:
         except ImportError as error:
             missing = error.name
     log.warning(
-        "second stage: %r is not installed, so it runs the exact numpy encoder, about four "
+        "second stage: %r is not installed, so it runs the exact numpy encoder, about three "
         "times slower (over the 5 ms budget); install the project's dependencies for the fast one",
         missing,
     )

@@ -3,7 +3,8 @@
 - the 8-bit block weights decode to within half a step of the float32 weights;
 - on every development-set message the fast encoder's pooled vectors (layers 1 and 6) are
   within cosine 0.998 of the exact numpy encoder's, and the stage's verdicts agree;
-- the stage loads the fast encoder unless told ``MODERATION_SEMANTIC_ENCODER=exact``.
+- the stage loads the fast encoder unless told ``MODERATION_SEMANTIC_ENCODER=exact``, and
+  without onnxruntime it runs the exact one and logs a warning.
 
 The accuracy of the stage with the fast encoder on sets it never saw is measured by
 bench/semantic_judge.py (docs/moderation.md, "The fast encoder"), not here.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import sys
 
 import numpy as np
 import pytest
@@ -103,3 +106,17 @@ def test_the_stage_loads_the_fast_encoder_unless_told_exact(
     monkeypatch.setenv("MODERATION_SEMANTIC_ENCODER", "exact")
     encoder = semantic.make_encoder(where)
     assert type(encoder) is semantic.Encoder
+
+
+@needs_model
+def test_without_onnxruntime_the_stage_runs_the_exact_encoder_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    where = semantic.model_dir()
+    assert where is not None
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # "import onnxruntime" fails
+    with caplog.at_level(logging.WARNING, logger="moderation.detection"):
+        encoder = semantic.make_encoder(where)
+    assert type(encoder) is semantic.Encoder
+    assert "'onnxruntime' is not installed" in caplog.text
+    assert "exact numpy encoder" in caplog.text
