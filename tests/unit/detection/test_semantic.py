@@ -115,20 +115,23 @@ FIRST_SIGHT_64 = _guard(
 # 0.894 / 0.882 / 0.872 / 0.042.
 # With rules round 37 and the all54 weights they scored 0.918 / 0.906 / 0.906 / 0.025 and 0.976 /
 # 0.976 / 0.956 / 0.042; with rules round 38, the fast encoder and the all64 weights (chosen on
-# their pooled aggregates, "Retrained on 64 files"), these: a regression guard.
+# their pooled aggregates, "Retrained on 64 files") 0.953 / 0.941 / 0.950 / 0.017 and 0.941 /
+# 0.941 / 0.944 / 0.042; with the all70 weights (chosen on their pooled aggregates again,
+# "Retrained on 70 files"), these: a regression guard. x70 lost two imminent messages to watch or
+# none and x76 gained three.
 FIRST_SIGHT_70 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.941,
-        "crisis_recall": 0.950,
+        "imminent_caught": 0.929,
+        "imminent_recall": 0.906,
+        "crisis_recall": 0.933,
         "false_alarm_rate": 0.017,
     }
 )
 FIRST_SIGHT_76 = _guard(
     {
-        "imminent_caught": 0.941,
-        "imminent_recall": 0.941,
-        "crisis_recall": 0.944,
+        "imminent_caught": 0.976,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.967,
         "false_alarm_rate": 0.042,
     }
 )
@@ -145,6 +148,16 @@ TRAINING_82_124 = _guard(
 )
 # train178-208.jsonl, pooled (2,160 messages): written for training by six more blind writers on
 # the evening of 2026-12-01; training data since the all64 retrain, so a TRAINING-FIT guard.
+# train226-256.jsonl, pooled (2,160 messages): six more blind writers of late 2026-12-01, written
+# for training; training data since the all70 retrain, so a TRAINING-FIT guard.
+TRAINING_226_256 = _guard(
+    {
+        "imminent_caught": 0.996,
+        "imminent_recall": 0.996,
+        "crisis_recall": 0.986,
+        "false_alarm_rate": 0.018,
+    }
+)
 TRAINING_178_208 = _guard(
     {
         "imminent_caught": 0.996,
@@ -153,46 +166,49 @@ TRAINING_178_208 = _guard(
         "false_alarm_rate": 0.014,
     }
 )
-# Four blind 360s the shipped (all64) head has never seen and nothing was decided on: writers of
+# Four blind 360s the shipped head (all70) has never seen and nothing was decided on: writers of
 # 2026-12-01 who saw neither the detector nor any other set, each written as a final set, to be
 # scored after the head was chosen. Nobody on the team has read their texts or per-message
 # answers (one x130 answer, by id and level, was seen in rules round 38's per-set check).
 # firstsight130/136 scored 0.953 / 0.935 / 0.906 / 0.054 at first sight (round 37, all54), 0.953 /
-# 0.941 / 0.906 / 0.054 with round 38; with round 38, the fast encoder and all64, these (scored
-# once, after all64 was chosen on x70 + x76: docs/moderation.md, "Retrained on 64 files"). A
-# guard: a change may not lose more than 0.02 of them.
+# 0.941 / 0.906 / 0.054 with round 38; with round 38, the fast encoder and all64 0.965 / 0.953 /
+# 0.919 / 0.050 (scored once, after all64 was chosen on x70 + x76: docs/moderation.md, "Retrained
+# on 64 files"); with all70, these (scored once, after all70 was chosen the same way, "Retrained
+# on 70 files"). A guard: a change may not lose more than 0.02 of them.
 UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220)
 FIRST_SIGHT_130_136 = _guard(
     {
-        "imminent_caught": 0.965,
+        "imminent_caught": 0.971,
         "imminent_recall": 0.953,
-        "crisis_recall": 0.919,
-        "false_alarm_rate": 0.050,
+        "crisis_recall": 0.925,
+        "false_alarm_rate": 0.046,
     }
 )
 # Two more blind 360s by writers of the evening of 2026-12-01 who saw neither the detector nor
 # any other set, written as final sets: scored once with rules round 37 (0.947 / 0.924 / 0.906 /
 # 0.042 pooled), once with round 38 merged (0.953 / 0.935 / 0.908 / 0.042), both with all54, and
-# once with all64 after it was chosen (these figures); nothing was decided, tuned or trained on
-# them (docs/moderation.md, "Final sets x166 and x172", "Retrained on 64 files").
+# once with all64 after it was chosen (0.953 / 0.935 / 0.914 / 0.046), once with all70 after it
+# was chosen (these figures); nothing was decided, tuned or trained on them (docs/moderation.md,
+# "Final sets x166 and x172", "Retrained on 64 files", "Retrained on 70 files").
 FIRST_SIGHT_166_172 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.935,
-        "crisis_recall": 0.914,
-        "false_alarm_rate": 0.046,
+        "imminent_caught": 0.982,
+        "imminent_recall": 0.965,
+        "crisis_recall": 0.931,
+        "false_alarm_rate": 0.033,
     }
 )
 # Two last blind 360s of 2026-12-01, written after the all64 head was chosen and scored once
-# with it (rules round 38, the fast encoder); nothing was decided, tuned or trained on them, and
-# nobody on the team has read their texts or answers. FIRST SIGHT (docs/moderation.md,
-# "Retrained on 64 files").
+# with it (rules round 38, the fast encoder: 0.929 / 0.918 / 0.911 / 0.021), then once with all70
+# after it was chosen (these figures); nothing was decided, tuned or trained on them, and nobody
+# on the team has read their texts or answers (docs/moderation.md, "Retrained on 64 files",
+# "Retrained on 70 files").
 FIRST_SIGHT_214_220 = _guard(
     {
-        "imminent_caught": 0.929,
-        "imminent_recall": 0.918,
-        "crisis_recall": 0.911,
-        "false_alarm_rate": 0.021,
+        "imminent_caught": 0.947,
+        "imminent_recall": 0.924,
+        "crisis_recall": 0.922,
+        "false_alarm_rate": 0.025,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
@@ -393,6 +409,13 @@ SET_GUARDS = [
         TRAINING_178_208,
         id="train178-208-training-fit",
     ),
+    # train226-256: training data since the all70 retrain
+    pytest.param(
+        [f"train{n}" for n in (226, 232, 238, 244, 250, 256)],
+        2160,
+        TRAINING_226_256,
+        id="train226-256-training-fit",
+    ),
 ]
 
 
@@ -433,6 +456,7 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         *(f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)),
         *(f"firstsight{n}" for n in (142, 148, 154, 160)),
         *(f"train{n}" for n in (178, 184, 190, 196, 202, 208)),
+        *(f"train{n}" for n in (226, 232, 238, 244, 250, 256)),
     ]
     assert names == [*first, *later]
     # The sets the shipped head was judged on or never saw are not among them.
