@@ -3,7 +3,7 @@
     python bench/fanout.py [--sizes 10,100,300] [--servers raw,daphne,uvicorn] [--quick]
 
 Servers: raw, daphne, uvicorn, and daphnex2 / uvicornx2 (two processes sharing Redis, the
-clients spread over both). For each server and room size: a burst (6 senders x --burst-each messages, default 100, back to back) and a steady
+clients spread over both). For each server and room size: a burst (6 senders x --burst-each messages, default 300, back to back) and a steady
 load (10 messages a second for 10 s). Printed per run: deliveries per second (summed over
 receivers), send-to-receipt latency p50/p99/max, messages lost and duplicated (after the
 product's clients resume by seq), server CPU microseconds per delivery and peak memory.
@@ -37,6 +37,10 @@ from harness import Server, bench_env, percentile, prepare_world, server, sessio
 # spread over the processes round robin, and with 5 senders one process stored 3 of every 5
 # messages, which alone held two processes to at most 5/3 of one (--senders 5 to see it).
 BURST_SENDERS = 6
+# Messages per sender in a burst. 300 (1,800 messages, 540,000 deliveries into a room of 300)
+# so that a burst measures a room at saturation: with 100, a fast VM took a burst into 300
+# in 0.3-0.6 s, of which the start (the first acks) and the drain were a large part.
+BURST_EACH = 300
 STEADY_RATE, STEADY_SECONDS = 10.0, 10.0
 DRAIN_TIMEOUT = 60.0
 
@@ -191,7 +195,10 @@ def main() -> None:
     parser.add_argument("--servers", default="raw,daphne,uvicorn")
     parser.add_argument("--modes", default="burst,steady")
     parser.add_argument(
-        "--burst-each", type=int, default=100, help="messages per sender in a burst"
+        "--burst-each",
+        type=int,
+        default=BURST_EACH,
+        help=f"messages per sender in a burst (default {BURST_EACH})",
     )
     parser.add_argument(
         "--senders", type=int, default=BURST_SENDERS, help="senders in a burst (default 6)"

@@ -30,7 +30,7 @@ FULL = [
         "--servers",
         "raw,daphne,uvicorn,daphnex2",
         "--repeat",
-        "2",
+        "3",
     ],
     ["idle.py", "--sockets", "5000"],
     ["store.py", "--messages", "2000", "--writers", "8"],
