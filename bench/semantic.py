@@ -11,8 +11,8 @@ figure the issue's budget is about (under 5 ms per message at p99 on one core). 
 one thread and the process to one CPU (the first one it may use: run it under `taskset -c N`
 to choose). The model's one-off load time is printed too. Needs no Django.
 
-``--baseline REV`` also loads `moderation/detection/semantic.py` and its `data/semantic/` as
-they were at git revision REV and times both versions message by message, alternating which
+``--baseline REV`` also loads the package `moderation/detection/` (the stage, its fast encoder
+and its `data/semantic/`) as it was at git revision REV and times both versions message by message, alternating which
 goes first, so that the other work on a shared machine weighs on both alike.
 """
 
@@ -24,23 +24,23 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
+import importlib  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tarfile  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from types import ModuleType  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DATA = sorted((ROOT / "tests" / "unit" / "detection").glob("fresh*.jsonl"))
 BUDGET_MS = 5.0
-DATA_FILES = ("examples.toml", "ngrams.json", "weights.npz")
 
 
 def percentiles(timings: list[int]) -> tuple[float, float, float]:
@@ -54,40 +54,48 @@ def show(figures: tuple[float, float, float]) -> str:
     return f"p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   max {top:7.3f} ms"
 
 
-def baseline_module(rev: str, where: Path) -> ModuleType:
-    """semantic.py and its data files as they were at `rev`, loaded as a separate module."""
-
-    def show_file(path: str) -> bytes:
-        return subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True, capture_output=True
-        ).stdout
-
-    data = where / "data" / "semantic"
-    data.mkdir(parents=True)
-    source = where / "semantic_baseline.py"
-    source.write_bytes(show_file("moderation/detection/semantic.py"))
-    for name in DATA_FILES:
-        (data / name).write_bytes(show_file(f"moderation/detection/data/semantic/{name}"))
-    spec = importlib.util.spec_from_file_location("semantic_baseline", source)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {source}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["semantic_baseline"] = module
-    spec.loader.exec_module(module)
-    return module
+def baseline_stage(rev: str, where: Path) -> tuple[Any, Callable[[str], object]]:
+    """The second stage as of `rev`: the whole `moderation/detection` package at `rev` (code,
+    the fast encoder included, and data files), imported apart from this tree's, its model
+    loaded, and its whole thorough screen (its rules, stage and merging). The package's modules are dropped from sys.modules after, and this tree's put back
+    (the old objects keep their own modules' globals)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "moderation/detection"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(where, filter="data")
+    (where / "moderation" / "__init__.py").touch()
+    ours = {
+        name: module for name, module in sys.modules.items() if name.split(".")[0] == "moderation"
+    }
+    for name in ours:
+        del sys.modules[name]
+    sys.path.insert(0, str(where))
+    try:
+        old = importlib.import_module("moderation.detection.semantic")
+        stage = old.Model(old.model_dir(), old.DATA)
+        rules = importlib.import_module("moderation.detection").screen
+        combine_old = importlib.import_module("moderation.detection.thorough").combine
+    finally:
+        sys.path.remove(str(where))
+        for name in [name for name in sys.modules if name.split(".")[0] == "moderation"]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+    return stage, lambda text: combine_old(rules(text), stage.assess(text), text)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--data", type=Path, nargs="*", default=DEFAULT_DATA)
-    parser.add_argument("--baseline", metavar="REV", help="also time semantic.py as of REV")
+    parser.add_argument("--baseline", metavar="REV", help="also time the stage as of REV")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
     from moderation.detection import screen, screen_thorough, semantic
-    from moderation.detection.thorough import combine
 
     started = time.perf_counter()
     stage = semantic.model()
@@ -115,12 +123,11 @@ def main() -> int:
     ]
     with tempfile.TemporaryDirectory() as scratch:
         if args.baseline:
-            old: Any = baseline_module(args.baseline, Path(scratch))
-            old_stage = old.Model(old.model_dir(), old.DATA)
+            old_stage, old_thorough = baseline_stage(args.baseline, Path(scratch))
             runs[1:] = [
                 (runs[1][0], runs[1][1], lambda t: old_stage.encoder.encode_layers(t)),
                 (runs[2][0], runs[2][1], old_stage.assess),
-                (runs[3][0], runs[3][1], lambda t: combine(screen(t), old_stage.assess(t), t)),
+                (runs[3][0], runs[3][1], old_thorough),
             ]
         clock = time.perf_counter_ns
         for _, fn, before in runs:  # warm up
