@@ -25,17 +25,16 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tarfile  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+from detector import export_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,16 +56,10 @@ def show(figures: tuple[float, float, float]) -> str:
 def baseline_stage(rev: str, where: Path) -> tuple[Any, Callable[[str], object]]:
     """The second stage as of `rev`: the whole `moderation/detection` package at `rev` (code,
     the fast encoder included, and data files), imported apart from this tree's, its model
-    loaded, and its whole thorough screen (its rules, stage and merging). The package's modules are dropped from sys.modules after, and this tree's put back
-    (the old objects keep their own modules' globals)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "moderation/detection"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(where, filter="data")
-    (where / "moderation" / "__init__.py").touch()
+    loaded, and its whole thorough screen (its rules, stage and merging). The package's modules
+    are dropped from sys.modules after, and this tree's put back (the old objects keep their own
+    modules' globals)."""
+    export_tree(rev, where)
     ours = {
         name: module for name, module in sys.modules.items() if name.split(".")[0] == "moderation"
     }

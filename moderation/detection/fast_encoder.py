@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from moderation.detection.semantic import DATA, LAYERS, Encoder, _Dense
 
@@ -119,15 +119,12 @@ def input_ranges(encoder: Encoder, texts: Iterable[str]) -> dict[str, Array]:
     original = encoder._layers
     ranged = []
     for depth, layer in enumerate(original, 1):
-
-        def ranged_dense(name: str, dense: _Dense, depth: int = depth) -> _Dense:
+        wrapped: dict[str, Any] = {}
+        for name in SMOOTHED:
+            dense = getattr(layer, name)
             store = seen[f"layer{depth}.{name}"] = np.zeros(dense.matrix().shape[0], np.float32)
-            return cast(_Dense, _Ranged(dense, store))
-
-        assert SMOOTHED == ("qkv", "up")
-        ranged.append(
-            replace(layer, qkv=ranged_dense("qkv", layer.qkv), up=ranged_dense("up", layer.up))
-        )
+            wrapped[name] = _Ranged(dense, store)
+        ranged.append(replace(layer, **wrapped))
     encoder._layers = ranged
     try:
         for text in texts:
