@@ -107,6 +107,9 @@ ALL64 = (*ALL54, *BLIND_SETS_142_160, *TRAINING_SETS_178_208)
 # all70: all64 and six more sets written for training by six more blind writers late on
 # 2026-12-01, two thirds of each in one voice (docs/moderation.md, "Retrained on 70 files").
 TRAINING_SETS_226_256 = tuple(f"train{n}" for n in (226, 232, 238, 244, 250, 256))
+# all76: all70 and six more sets written for training by six more blind writers on the morning
+# of 2026-12-02, two thirds of each in one voice (docs/moderation.md, "Retrained on 76 files").
+TRAINING_SETS_262_292 = tuple(f"train{n}" for n in (262, 268, 274, 280, 286, 292))
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": ALL44,
@@ -115,6 +118,7 @@ FILE_LISTS = {
     "all54": ALL54,
     "all64": ALL64,
     "all70": (*ALL64, *TRAINING_SETS_226_256),
+    "all76": (*ALL64, *TRAINING_SETS_226_256, *TRAINING_SETS_262_292),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all70
 # since the retrain judged on x70-75 + x76-81 just before midnight of 2026-12-01
@@ -197,6 +201,20 @@ def predict(fitted: Fitted, X: np.ndarray, texts: list[str]) -> np.ndarray:
     )
     p = model.predict_proba(sparse.hstack([sparse.csr_matrix(X), grams]).tocsr())
     return np.stack([p[:, 2] + p[:, 3], p[:, 3]], 1)
+
+
+class _Folds:
+    """Leave-one-file-out: a file's rows predicted by a model fitted on all the others (and
+    the curated phrases). A class, so that a process pool can call it with a file's name."""
+
+    def __init__(self, X: np.ndarray, texts: list[str], y: np.ndarray, sets: np.ndarray) -> None:
+        self.X, self.texts, self.y, self.sets = X, texts, y, sets
+
+    def __call__(self, name: str) -> np.ndarray:
+        held = np.where(self.sets == name)[0]
+        train = np.where(self.sets != name)[0]
+        fitted = fit(self.X[train], [self.texts[i] for i in train], self.y[train])
+        return predict(fitted, self.X[held], [self.texts[i] for i in held])
 
 
 def levels(P: np.ndarray, th: float, ti: float) -> np.ndarray:
@@ -307,6 +325,13 @@ def main() -> None:
         help="rewrite the reference probabilities from scikit-learn's model with the committed "
         "weights (committed_model), without training",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="fit the leave-one-file-out folds in this many processes (default 1: the bench "
+        "machines' two cores are shared; the figures are the same either way)",
+    )
     args = parser.parse_args()
     if args.check and args.files != TRAINING_FILES:
         parser.error(f"--check compares with the committed files, trained on {TRAINING_FILES}")
@@ -333,7 +358,6 @@ def main() -> None:
     rules = np.array([RANK[screen(r["text"]).level.value] for r in rows])
     sets = np.array([r["set"] for r in rows])
     labelled = np.where(sets != "curated")[0]
-    everything = np.arange(len(rows))
     assert set(sets[labelled]) == {p.stem for p in files}, "a training file has no rows"
     print(
         f"{args.files}: {len(labelled)} labelled rows in {len(set(sets[labelled]))} files, "
@@ -342,12 +366,17 @@ def main() -> None:
     )
 
     P = np.zeros((len(rows), 2))
-    for name in sorted(set(sets[labelled])):
-        held = np.where(sets == name)[0]
-        train = everything[sets != name]
-        P[held] = predict(
-            fit(X[train], [texts[i] for i in train], y[train]), X[held], [texts[i] for i in held]
-        )
+    names = sorted(set(sets[labelled]))
+    folds = _Folds(X, texts, y, sets)
+    if args.jobs > 1:  # each fold is fitted alone either way: the same figures
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            predicted = pool.map(folds, names, chunksize=1)
+    else:
+        predicted = [folds(name) for name in names]
+    for name, fold in zip(names, predicted, strict=True):
+        P[sets == name] = fold
     th, ti = choose(P[labelled], y[labelled])
     oof = levels(P[labelled], th, ti)
     print(
