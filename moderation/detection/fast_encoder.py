@@ -215,10 +215,15 @@ class FastEncoder(Encoder):
                     x = op("Mul", [x, const(name + ".smooth", 1 / factors)], name + ".smoothed")
                     weight = weight * factors[:, None]
                 codes, scales = quantize_columns(np, weight)
-                parts = [x, const(name + ".codes", codes), const(name + ".scales", scales)]
-                if not self._signed:  # the same codes, unsigned around a zero point of 128
-                    parts[1] = const(name + ".ucodes", (codes.view(np.uint8) ^ 0x80))
-                    parts.append(const(name + ".zero", np.full(scales.shape, 128, np.uint8)))
+                if self._signed:
+                    parts = [x, const(name + ".codes", codes), const(name + ".scales", scales)]
+                else:  # the same codes, unsigned around a zero point of 128
+                    parts = [
+                        x,
+                        const(name + ".ucodes", codes.view(np.uint8) ^ 0x80),
+                        const(name + ".scales", scales),
+                        const(name + ".zero", np.full(scales.shape, 128, np.uint8)),
+                    ]
                 product = op(
                     "DynamicQuantizeMatMul",
                     parts,

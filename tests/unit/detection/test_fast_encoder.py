@@ -155,15 +155,39 @@ def test_the_stored_ranges_are_those_of_the_curated_phrases() -> None:
 
 
 @needs_model
-def test_unsigned_weights_give_the_signed_ones_vectors() -> None:
-    # The path taken on a CPU without VNNI, checked on this one: the same products.
+def test_unsigned_weights_give_the_signed_ones_vectors_with_vnni_and_better_ones_without() -> None:
+    # With VNNI the int8 products are exact, and the uint8 form (the path taken without it)
+    # must give the same vectors. Without VNNI onnxruntime's int8 kernel saturates (cosine
+    # 0.988 at worst on the dev set, on an AVX2 EPYC), which is why has_vnni chooses uint8
+    # there: the uint8 form must then be the closer of the two to the exact pass.
     where = semantic.model_dir()
     assert where is not None
     signed, unsigned = FastEncoder(where, signed=True), FastEncoder(where, signed=False)
-    for text in dev_texts()[:40]:
+    exact = exact_model().encoder
+    texts = dev_texts()[:60] if has_vnni() else dev_texts()
+    worst = {"signed": 1.0, "unsigned": 1.0}
+    for text in texts:
         got, expected = unsigned.encode_layers(text), signed.encode_layers(text)
+        truth = exact.encode_layers(text)
         for layer in semantic.LAYERS:
-            assert float(got[layer] @ expected[layer]) >= 0.99999, text
+            if has_vnni():
+                assert float(got[layer] @ expected[layer]) >= 0.99999, text
+            worst["signed"] = min(worst["signed"], float(expected[layer] @ truth[layer]))
+            worst["unsigned"] = min(worst["unsigned"], float(got[layer] @ truth[layer]))
+    assert worst["unsigned"] >= 0.998
+    if not has_vnni():
+        assert worst["unsigned"] > worst["signed"]
+
+
+@needs_model
+@pytest.mark.parametrize("signed", [True, False])
+def test_the_graph_carries_no_unused_weights(signed: bool, capfd: pytest.CaptureFixture[str]) -> None:
+    # onnxruntime warns on stderr, a line per initializer no node uses (it had 18 of them for
+    # the uint8 form, the int8 codes beside the uint8 ones), every time the stage loads.
+    where = semantic.model_dir()
+    assert where is not None
+    FastEncoder(where, signed=signed).encode_layers("hello")
+    assert "Removing initializer" not in capfd.readouterr().err
 
 
 @needs_model
