@@ -112,7 +112,15 @@ async def _client(
                                         }
                                     )
                                 )
-            except (OSError, websockets.ConnectionClosed, TimeoutError):
+            # InvalidHandshake: the socket was accepted and then dropped before the server's
+            # answer (a process killed mid-handshake, its backlog closed with it); a browser
+            # sees a failed connection and retries, and so does this client.
+            except (
+                OSError,
+                websockets.ConnectionClosed,
+                websockets.InvalidHandshake,
+                TimeoutError,
+            ):
                 history.reconnects += 1
                 target += 1
                 await asyncio.sleep(0.2)
