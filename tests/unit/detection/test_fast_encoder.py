@@ -181,7 +181,9 @@ def test_unsigned_weights_give_the_signed_ones_vectors_with_vnni_and_better_ones
 
 @needs_model
 @pytest.mark.parametrize("signed", [True, False])
-def test_the_graph_carries_no_unused_weights(signed: bool, capfd: pytest.CaptureFixture[str]) -> None:
+def test_the_graph_carries_no_unused_weights(
+    signed: bool, capfd: pytest.CaptureFixture[str]
+) -> None:
     # onnxruntime warns on stderr, a line per initializer no node uses (it had 18 of them for
     # the uint8 form, the int8 codes beside the uint8 ones), every time the stage loads.
     where = semantic.model_dir()

@@ -12,11 +12,11 @@
 - firstsight64, first sight until rules round 37 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
 - firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
-- train82-124, firstsight142-160, train178-208 and train226-256, training data since the all50,
-  all54, all64 and all70 retrains, stay at their training fit;
-- firstsight130, 136, 166, 172, 214 and 220, final sets the head never saw and nothing was
-  decided on, keep their first-sight figures;
-- the committed weights name the 70 files they were trained on;
+- train82-124, firstsight142-160, train178-208, train226-256 and train262-292, training data
+  since the all50, all54, all64, all70 and all76 retrains, stay at their training fit;
+- firstsight130, 136, 166, 172, 214, 220, 298 and 304, final sets the head never saw and nothing
+  was decided on, keep their figures;
+- the committed weights name the 76 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
 
@@ -54,8 +54,8 @@ FRESH_GUARD = _guard(
     {
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
-        "crisis_recall": 1.000,
-        "false_alarm_rate": 0.000,
+        "crisis_recall": 0.983,
+        "false_alarm_rate": 0.013,
     }
 )
 # firstsight52.jsonl: 300 messages written by someone who never saw the detector (w52-57).
@@ -68,7 +68,7 @@ FIRST_SIGHT_52 = _guard(
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
         "crisis_recall": 1.000,
-        "false_alarm_rate": 0.020,
+        "false_alarm_rate": 0.000,
     }
 )
 
@@ -117,22 +117,23 @@ FIRST_SIGHT_64 = _guard(
 # 0.976 / 0.956 / 0.042; with rules round 38, the fast encoder and the all64 weights (chosen on
 # their pooled aggregates, "Retrained on 64 files") 0.953 / 0.941 / 0.950 / 0.017 and 0.941 /
 # 0.941 / 0.944 / 0.042; with the all70 weights (chosen on their pooled aggregates again,
-# "Retrained on 70 files"), these: a regression guard. x70 lost two imminent messages to watch or
-# none and x76 gained three.
+# "Retrained on 70 files") 0.929 / 0.906 / 0.933 / 0.017 and 0.976 / 0.976 / 0.967 / 0.042;
+# with the all76 weights (chosen the same way, "Retrained on 76 files"), these: a regression
+# guard. x70 gained two imminent messages and x76 lost one, and two harmless ones were raised.
 FIRST_SIGHT_70 = _guard(
     {
-        "imminent_caught": 0.929,
-        "imminent_recall": 0.906,
+        "imminent_caught": 0.953,
+        "imminent_recall": 0.929,
         "crisis_recall": 0.933,
-        "false_alarm_rate": 0.017,
+        "false_alarm_rate": 0.025,
     }
 )
 FIRST_SIGHT_76 = _guard(
     {
-        "imminent_caught": 0.976,
-        "imminent_recall": 0.976,
-        "crisis_recall": 0.967,
-        "false_alarm_rate": 0.042,
+        "imminent_caught": 0.965,
+        "imminent_recall": 0.965,
+        "crisis_recall": 0.961,
+        "false_alarm_rate": 0.050,
     }
 )
 # train82-124.jsonl, pooled (2,880 messages): written for training by eight more blind writers.
@@ -140,19 +141,19 @@ FIRST_SIGHT_76 = _guard(
 # train82-100; training data since the all50 and all54 retrains, so a TRAINING-FIT guard.
 TRAINING_82_124 = _guard(
     {
-        "imminent_caught": 0.994,
-        "imminent_recall": 0.994,
-        "crisis_recall": 0.991,
-        "false_alarm_rate": 0.015,
+        "imminent_caught": 0.993,
+        "imminent_recall": 0.987,
+        "crisis_recall": 0.981,
+        "false_alarm_rate": 0.016,
     }
 )
 # train178-208.jsonl, pooled (2,160 messages): written for training by six more blind writers on
 # the evening of 2026-12-01; training data since the all64 retrain, so a TRAINING-FIT guard.
 TRAINING_178_208 = _guard(
     {
-        "imminent_caught": 0.996,
-        "imminent_recall": 0.996,
-        "crisis_recall": 0.990,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.986,
+        "crisis_recall": 0.984,
         "false_alarm_rate": 0.014,
     }
 )
@@ -160,55 +161,85 @@ TRAINING_178_208 = _guard(
 # for training; training data since the all70 retrain, so a TRAINING-FIT guard.
 TRAINING_226_256 = _guard(
     {
-        "imminent_caught": 0.996,
-        "imminent_recall": 0.996,
-        "crisis_recall": 0.986,
+        "imminent_caught": 0.990,
+        "imminent_recall": 0.984,
+        "crisis_recall": 0.977,
         "false_alarm_rate": 0.018,
     }
 )
-# Four blind 360s the shipped head (all70) has never seen and nothing was decided on: writers of
+# Four blind 360s the shipped head (all76) has never seen and nothing was decided on: writers of
 # 2026-12-01 who saw neither the detector nor any other set, each written as a final set, to be
 # scored after the head was chosen. Nobody on the team has read their texts or per-message
 # answers (one x130 answer, by id and level, was seen in rules round 38's per-set check).
 # firstsight130/136 scored 0.953 / 0.935 / 0.906 / 0.054 at first sight (round 37, all54), 0.953 /
 # 0.941 / 0.906 / 0.054 with round 38; with round 38, the fast encoder and all64 0.965 / 0.953 /
 # 0.919 / 0.050 (scored once, after all64 was chosen on x70 + x76: docs/moderation.md, "Retrained
-# on 64 files"); with all70, these (scored once, after all70 was chosen the same way, "Retrained
-# on 70 files"). A guard: a change may not lose more than 0.02 of them.
-UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220)
+# on 64 files"); with all70 0.971 / 0.953 / 0.925 / 0.046 (scored once, after all70 was chosen the
+# same way, "Retrained on 70 files"); with all76, these (scored once, after all76 was chosen the
+# same way, "Retrained on 76 files"). A guard: a change may not lose more than 0.02 of them.
+UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220, 298, 304)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.971,
         "imminent_recall": 0.953,
-        "crisis_recall": 0.925,
-        "false_alarm_rate": 0.046,
+        "crisis_recall": 0.928,
+        "false_alarm_rate": 0.042,
     }
 )
 # Two more blind 360s by writers of the evening of 2026-12-01 who saw neither the detector nor
 # any other set, written as final sets: scored once with rules round 37 (0.947 / 0.924 / 0.906 /
 # 0.042 pooled), once with round 38 merged (0.953 / 0.935 / 0.908 / 0.042), both with all54, and
 # once with all64 after it was chosen (0.953 / 0.935 / 0.914 / 0.046), once with all70 after it
-# was chosen (these figures); nothing was decided, tuned or trained on them (docs/moderation.md,
-# "Final sets x166 and x172", "Retrained on 64 files", "Retrained on 70 files").
+# was chosen (0.982 / 0.965 / 0.931 / 0.033), once with all76 after it was chosen (these figures);
+# nothing was decided, tuned or trained on them (docs/moderation.md, "Final sets x166 and x172",
+# "Retrained on 64 files", "Retrained on 70 files", "Retrained on 76 files").
 FIRST_SIGHT_166_172 = _guard(
     {
-        "imminent_caught": 0.982,
-        "imminent_recall": 0.965,
-        "crisis_recall": 0.931,
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.933,
         "false_alarm_rate": 0.033,
     }
 )
 # Two last blind 360s of 2026-12-01, written after the all64 head was chosen and scored once
 # with it (rules round 38, the fast encoder: 0.929 / 0.918 / 0.911 / 0.021), then once with all70
-# after it was chosen (these figures); nothing was decided, tuned or trained on them, and nobody
-# on the team has read their texts or answers (docs/moderation.md, "Retrained on 64 files",
-# "Retrained on 70 files").
+# after it was chosen (0.947 / 0.924 / 0.922 / 0.025) and once with all76 after it was chosen
+# (these figures); nothing was decided, tuned or trained on them, and nobody on the team has read
+# their texts or answers (docs/moderation.md, "Retrained on 64 files", "Retrained on 70 files",
+# "Retrained on 76 files").
 FIRST_SIGHT_214_220 = _guard(
     {
-        "imminent_caught": 0.947,
-        "imminent_recall": 0.924,
-        "crisis_recall": 0.922,
+        "imminent_caught": 0.959,
+        "imminent_recall": 0.941,
+        "crisis_recall": 0.928,
         "false_alarm_rate": 0.025,
+    }
+)
+# Two blind 360s of the morning of 2026-12-02 (x298: workers at the end of their rope; x304:
+# young adults who grew up in care), written as final sets while the all76 training sets were
+# being written, by writers who saw neither the detector nor any other set: scored once with the
+# detector as it shipped then (all70: 0.959 / 0.924 / 0.939 / 0.067, over the false-alarm ceiling
+# on both, 8 of 120 each), then once with all76 after it was chosen (these figures, 0.067 and
+# 0.058 one at a time); nothing was decided, tuned or trained on them, and nobody on the team has
+# read their texts or answers (docs/moderation.md, "Retrained on 76 files").
+FIRST_SIGHT_298_304 = _guard(
+    {
+        "imminent_caught": 0.959,
+        "imminent_recall": 0.935,
+        "crisis_recall": 0.936,
+        "false_alarm_rate": 0.062,
+    }
+)
+# train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
+# 2026-12-02, written for training; training data since the all76 retrain, so a TRAINING-FIT
+# guard. (At 0.035 their false alarms are the highest training fit of any sets: hard negatives
+# the head does not fit even trained on them.)
+TRAINING_262_292 = _guard(
+    {
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.992,
+        "crisis_recall": 0.980,
+        "false_alarm_rate": 0.035,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
@@ -219,7 +250,7 @@ TUNED_142_160 = _guard(
     {
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
-        "crisis_recall": 0.992,
+        "crisis_recall": 0.986,
         "false_alarm_rate": 0.000,
     }
 )
@@ -416,6 +447,17 @@ SET_GUARDS = [
         TRAINING_226_256,
         id="train226-256-training-fit",
     ),
+    # outside the head's training data and every decision
+    pytest.param(
+        ["firstsight298", "firstsight304"], 720, FIRST_SIGHT_298_304, id="x298-304-first-sight"
+    ),
+    # train262-292: training data since the all76 retrain
+    pytest.param(
+        [f"train{n}" for n in (262, 268, 274, 280, 286, 292)],
+        2160,
+        TRAINING_262_292,
+        id="train262-292-training-fit",
+    ),
 ]
 
 
@@ -440,8 +482,8 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
     since (firstsight58, firstsight64), the sets written for training (train82-124), the four
-    blind sets of rules round 38 (firstsight142-160) and twelve more written for training
-    (train178-208, train226-256)."""
+    blind sets of rules round 38 (firstsight142-160) and eighteen more written for training
+    (train178-208, train226-256, train262-292)."""
     import numpy as np
 
     with np.load(semantic.WEIGHTS) as stored:
@@ -457,6 +499,7 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         *(f"firstsight{n}" for n in (142, 148, 154, 160)),
         *(f"train{n}" for n in (178, 184, 190, 196, 202, 208)),
         *(f"train{n}" for n in (226, 232, 238, 244, 250, 256)),
+        *(f"train{n}" for n in (262, 268, 274, 280, 286, 292)),
     ]
     assert names == [*first, *later]
     # The sets the shipped head was judged on or never saw are not among them.
