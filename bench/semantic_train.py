@@ -171,7 +171,14 @@ def load_rows(files: Sequence[Path] | None = None) -> list[dict[str, str]]:
             for line in handle:
                 if line.strip():
                     item = json.loads(line)
-                    rows.append({"text": item["text"], "level": item["level"], "set": path.stem})
+                    rows.append(
+                        {
+                            "text": item["text"],
+                            "level": item["level"],
+                            "set": path.stem,
+                            "id": item.get("id", ""),
+                        }
+                    )
     for example in S.read_examples():
         rows.append({"text": example.text, "level": example.level.value, "set": "curated"})
     return rows
@@ -335,6 +342,13 @@ def main() -> None:
         help="fit the leave-one-file-out folds in this many processes (default 1: the bench "
         "machines' two cores are shared; the figures are the same either way)",
     )
+    parser.add_argument(
+        "--save-oof",
+        type=Path,
+        metavar="NPZ",
+        help="also write the out-of-fold probabilities, with each row's file, id, gold level "
+        "and rules' level, to this .npz (for studying thresholds and guards on training data)",
+    )
     args = parser.parse_args()
     if args.check and args.files != TRAINING_FILES:
         parser.error(f"--check compares with the committed files, trained on {TRAINING_FILES}")
@@ -381,6 +395,17 @@ def main() -> None:
     for name, fold in zip(names, predicted, strict=True):
         P[sets == name] = fold
     th, ti = choose(P[labelled], y[labelled])
+    if args.save_oof:
+        np.savez(
+            args.save_oof,
+            P=P[labelled],
+            gold=y[labelled],
+            rules=rules[labelled],
+            sets=sets[labelled],
+            ids=np.array([rows[i].get("id", "") for i in labelled]),
+            th=th,
+            ti=ti,
+        )
     oof = levels(P[labelled], th, ti)
     print(
         f"thresholds (leave-one-file-out): th={th:.4f} on P(high)+P(imminent), ti={ti:.3f} on P(imminent)"

@@ -964,6 +964,20 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
         "imminent",
         "suicide.other_intent",
     ),
+    # round 39: near misses of the round's false-alarm kinds, which must still be raised
+    ("i want to die... for real this time", "high", None),
+    ("i want to disappear into the river tonight", "high", None),
+    ("going to drown myself in the lake tonight", "imminent", None),
+    ("gonna overdose on my sleeping pills tonight", "imminent", None),
+    ("im going to jump off the bridge on friday", "imminent", None),
+    ("im going to unalive myself", "high", None),
+    ("i tried to end my life again today", "imminent", None),
+    ("i cut myself again last night", "high", None),
+    ("giving away my guitar to my brother, i wont need it", "imminent", None),
+    ("im going to kill him if he touches my sister again", "high", None),
+    ("id rather die than go back to that house. i mean it", "high", None),
+    ("took all my pills an hour ago", "imminent", None),
+    ("took all of them. the whole bottle", "imminent", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1310,4 +1324,29 @@ NEGATIVE_CASES: list[str] = [
     "he was standing over me laughing because i fell off my bike",
     'i can hear my kid crying "stop" because his brother took the ball',
     "he made a list of who to invite and hes bringing his guitar",
+    # round 39: the rules' false alarms by kind (hyperbole after an ellipsis, a cosy retreat, coffee
+    # and sweets, the high board, anniversaries, ages and seasons gone by, a goodbye years ago,
+    # another's belongings, a thing of mine touched, rather-die-than over something small, slack
+    # cut, medicines as prescribed, people taken out, a parent asking, a clinician's question, a
+    # clinical term)
+    "i want to die... of cringe, i waved at someone who was waving at the person behind me",
+    "i just want to disappear... into the couch with a blanket and a film tonight",
+    "going to drown myself in tea and revision this weekend",
+    "about to overdose on chocolate, easter came early",
+    "my daughter is going to jump off the diving board for the first time on sunday",
+    "3 years ago today i tried to take my life. today i ran my first 10k",
+    "i cut myself in my teens. im 35 now and it feels like another life",
+    "i wanted to die that summer. i'm glad i stayed, and i'm doing well now",
+    "the summer i tried to end it was 2016. that was 2016, and im grateful i held on",
+    "years ago i wrote a goodbye note. last month i burned it at my sober anniversary",
+    "gave away my dads tools to his old apprentice, he would have liked that",
+    "i'm going to kill my brother if he uses my charger again",
+    "id rather die than do the icebreaker at the training day",
+    "if i hear one more christmas song in this shop i'll walk into the sea",
+    "cut myself some slack today and took a nap",
+    "took all my tablets today like my gp said",
+    "took all of them to the park after school, so much noise",
+    "my teenager whos been self harming starts therapy on monday, any tips for me as a parent",
+    "the nurse asked the routine questions about hurting myself and i could honestly say no",
+    "whats the difference between active and passive ideation? it came up in my first aid course",
 ]

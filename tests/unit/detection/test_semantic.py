@@ -15,7 +15,7 @@
 - train82-124, firstsight142-160, train178-208, train226-256 and train262-292, training data
   since the all50, all54, all64, all70 and all76 retrains, stay at their training fit;
 - firstsight130, 136, 166, 172, 214, 220, 298 and 304, final sets the head never saw and nothing
-  was decided on, keep their figures;
+  was decided on, keep their figures; so do firstsight310-328, the final sets of rules round 39;
 - the committed weights name the 76 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
@@ -177,7 +177,7 @@ TRAINING_226_256 = _guard(
 # on 64 files"); with all70 0.971 / 0.953 / 0.925 / 0.046 (scored once, after all70 was chosen the
 # same way, "Retrained on 70 files"); with all76, these (scored once, after all76 was chosen the
 # same way, "Retrained on 76 files"). A guard: a change may not lose more than 0.02 of them.
-UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220, 298, 304)
+UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220, 298, 304, 310, 316, 322, 328)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.971,
@@ -228,6 +228,21 @@ FIRST_SIGHT_298_304 = _guard(
         "imminent_recall": 0.935,
         "crisis_recall": 0.936,
         "false_alarm_rate": 0.062,
+    }
+)
+# Four blind 360s of 2026-12-02 (x310: tech, office and remote workers; x316: athletes and sports
+# people; x322: OCD, intrusive thoughts and anxiety; x328: English of the UK, Ireland, Australia,
+# New Zealand, South Africa and India), written as final sets by writers who saw neither the
+# detector nor any other set: scored once with the detector as it shipped then (all76, rules
+# round 38: 0.962 / 0.941 / 0.921 / 0.058 pooled, 28 of 480 harmless raised), then once with
+# rules round 39, which was written from training sets only (these figures, 26 raised); nothing
+# was tuned or trained on them (docs/moderation.md, "Rules round 39").
+FIRST_SIGHT_310_328 = _guard(
+    {
+        "imminent_caught": 0.962,
+        "imminent_recall": 0.941,
+        "crisis_recall": 0.921,
+        "false_alarm_rate": 0.054,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -457,6 +472,13 @@ SET_GUARDS = [
         2160,
         TRAINING_262_292,
         id="train262-292-training-fit",
+    ),
+    # outside the head's training data and every decision but rules round 39's check
+    pytest.param(
+        [f"firstsight{n}" for n in (310, 316, 322, 328)],
+        1440,
+        FIRST_SIGHT_310_328,
+        id="x310-328-first-sight",
     ),
 ]
 
