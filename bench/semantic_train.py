@@ -112,6 +112,9 @@ TRAINING_SETS_226_256 = tuple(f"train{n}" for n in (226, 232, 238, 244, 250, 256
 # all76: all70 and six more sets written for training by six more blind writers on the morning
 # of 2026-12-02, two thirds of each in one voice (docs/moderation.md, "Retrained on 76 files").
 TRAINING_SETS_262_292 = tuple(f"train{n}" for n in (262, 268, 274, 280, 286, 292))
+# all82: all76 and six more sets written for training by six more blind writers later on
+# 2026-12-02, asked for the hardest negatives (docs/moderation.md, "Retrained on 82 files").
+TRAINING_SETS_334_364 = tuple(f"train{n}" for n in (334, 340, 346, 352, 358, 364))
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": ALL44,
@@ -121,6 +124,7 @@ FILE_LISTS = {
     "all64": ALL64,
     "all70": (*ALL64, *TRAINING_SETS_226_256),
     "all76": (*ALL64, *TRAINING_SETS_226_256, *TRAINING_SETS_262_292),
+    "all82": (*ALL64, *TRAINING_SETS_226_256, *TRAINING_SETS_262_292, *TRAINING_SETS_334_364),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all76
 # since the retrain judged on x70-75 + x76-81 on the morning of 2026-12-02 (docs/moderation.md,
