@@ -113,7 +113,8 @@ TRAINING_SETS_226_256 = tuple(f"train{n}" for n in (226, 232, 238, 244, 250, 256
 # of 2026-12-02, two thirds of each in one voice (docs/moderation.md, "Retrained on 76 files").
 TRAINING_SETS_262_292 = tuple(f"train{n}" for n in (262, 268, 274, 280, 286, 292))
 # all82: all76 and six more sets written for training by six more blind writers later on
-# 2026-12-02, asked for the hardest negatives (docs/moderation.md, "Retrained on 82 files").
+# 2026-12-02, asked for the hardest negatives and indirect imminent messages (docs/moderation.md,
+# "Retrained on 82 files").
 TRAINING_SETS_334_364 = tuple(f"train{n}" for n in (334, 340, 346, 352, 358, 364))
 FILE_LISTS = {
     "first33": FIRST_33,
@@ -126,13 +127,14 @@ FILE_LISTS = {
     "all76": (*ALL64, *TRAINING_SETS_226_256, *TRAINING_SETS_262_292),
     "all82": (*ALL64, *TRAINING_SETS_226_256, *TRAINING_SETS_262_292, *TRAINING_SETS_334_364),
 }
-# The list the committed weights in moderation/detection/data/semantic were trained on: all76
-# since the retrain judged on x70-75 + x76-81 on the morning of 2026-12-02 (docs/moderation.md,
-# "Retrained on 76 files"), all70 before it (judged the same way just before midnight of
+# The list the committed weights in moderation/detection/data/semantic were trained on: all82
+# since the retrain judged on x310-x328 in the afternoon of 2026-12-02 (docs/moderation.md,
+# "Retrained on 82 files"), all76 before it (judged on x70-75 + x76-81 that morning, "Retrained
+# on 76 files"), all70 before it (judged the same way just before midnight of
 # 2026-12-01, "Retrained on 70 files"), all64 before that (judged the same way, "Retrained
 # on 64 files"), all54 before that (all50 for an hour before that), all44 after the retrain judged
 # on x58-63, first33 before.
-TRAINING_FILES = "all76"
+TRAINING_FILES = "all82"
 # --check: how far a retrain may be from the committed files, for float differences between
 # machines (up to all64 a re-run here gave them exactly; the all70 fit does not repeat, see
 # moderation/detection/data/semantic/README.md). The first33 weights committed before were built

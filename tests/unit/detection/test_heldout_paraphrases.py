@@ -122,21 +122,17 @@ RULES_BELOW_FLOOR = {
     },
 }
 
-# With the second stage every own set meets the floor but six. (firstsight160 did not, after
+# With the second stage every own set meets the floor but one. (firstsight160 did not, after
 # round 38, until the all64 head trained on it: crisis_recall 0.850, high messages about someone
 # else that the rules set aside; it is training data now.) heldout31 has 13 harmless messages, and
 # the all70 head, though trained on it, raised one of them to high: someone asking what to do
 # about a brother who keeps talking about wanting to die (p 0.77 against th 0.661; with all76,
-# 0.98 against 0.681). One false alarm in 13 is 0.077; the exception is that one message, no more.
-# The all76 head, trained on them too, raises one harmless message in each of five more small sets
-# (4 or 5 harmless messages each, so one is 0.25 or 0.2): ordinary sentences with the shape of an
-# imminent one, a place or a decision and a time (the top of a car park, the edge of a bed, "i've
-# decided, tonight after my shift"), self-harm words about hair, and thinking of a dog when alone
-# (p 0.73-0.92 against th 0.681). It was shipped by the retrain rule all the same, which it met on
-# x70 + x76 (docs/moderation.md, "Retrained on 76 files"), where it raised two more; over the
-# 1,200 harmless messages of the ten blind sets it raises as many as all70 (48). Each exception is
-# that one message, no more.
-ONE_FALSE_ALARM_WITH_THE_STAGE = {f"heldout{n}.jsonl" for n in (19, 21, 25, 27, 28, 31)}
+# 0.98 against 0.681; all82 raises it too). One false alarm in 13 is 0.077; the exception is that
+# one message, no more. The all76 head also raised one harmless message in each of five more
+# small sets (heldout19, 21, 25, 27 and 28: a place or a decision with a time, hair, a dog); the
+# all82 head raises none of them, so their exceptions are gone (docs/moderation.md, "Retrained on
+# 82 files").
+ONE_FALSE_ALARM_WITH_THE_STAGE = {"heldout31.jsonl"}
 
 
 def one_false_alarm(path: Path) -> dict[str, tuple[str, float]]:

@@ -12,11 +12,13 @@
 - firstsight64, first sight until rules round 37 and that round's tuning set since, stays at
   its second-sight figures (a regression guard on a tuned set, not a new-message figure);
 - firstsight70 and firstsight76, blind sets never tuned or trained on, keep their figures;
-- train82-124, firstsight142-160, train178-208, train226-256 and train262-292, training data
-  since the all50, all54, all64, all70 and all76 retrains, stay at their training fit;
+- train82-124, firstsight142-160, train178-208, train226-256, train262-292 and train334-364,
+  training data since the all50, all54, all64, all70, all76 and all82 retrains, stay at their
+  training fit;
 - firstsight130, 136, 166, 172, 214, 220, 298 and 304, final sets the head never saw and nothing
-  was decided on, keep their figures; so do firstsight310-328, the final sets of rules round 39;
-- the committed weights name the 76 files they were trained on;
+  was decided on, keep their figures; so do firstsight310-328 (the final sets of rules round 39,
+  whose pooled aggregates chose the all82 head) and firstsight370-376 (final sets of all82);
+- the committed weights name the 82 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
 
@@ -54,7 +56,7 @@ FRESH_GUARD = _guard(
     {
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
-        "crisis_recall": 0.983,
+        "crisis_recall": 0.992,
         "false_alarm_rate": 0.013,
     }
 )
@@ -118,12 +120,13 @@ FIRST_SIGHT_64 = _guard(
 # their pooled aggregates, "Retrained on 64 files") 0.953 / 0.941 / 0.950 / 0.017 and 0.941 /
 # 0.941 / 0.944 / 0.042; with the all70 weights (chosen on their pooled aggregates again,
 # "Retrained on 70 files") 0.929 / 0.906 / 0.933 / 0.017 and 0.976 / 0.976 / 0.967 / 0.042;
-# with the all76 weights (chosen the same way, "Retrained on 76 files"), these: a regression
-# guard. x70 gained two imminent messages and x76 lost one, and two harmless ones were raised.
+# with the all76 weights (chosen the same way, "Retrained on 76 files") 0.953 / 0.929 / 0.933 /
+# 0.025 and 0.965 / 0.965 / 0.961 / 0.050; with rules round 39 and the all82 weights (chosen on
+# x310-328, "Retrained on 82 files"), these: a regression guard.
 FIRST_SIGHT_70 = _guard(
     {
         "imminent_caught": 0.953,
-        "imminent_recall": 0.929,
+        "imminent_recall": 0.941,
         "crisis_recall": 0.933,
         "false_alarm_rate": 0.025,
     }
@@ -131,9 +134,9 @@ FIRST_SIGHT_70 = _guard(
 FIRST_SIGHT_76 = _guard(
     {
         "imminent_caught": 0.965,
-        "imminent_recall": 0.965,
+        "imminent_recall": 0.953,
         "crisis_recall": 0.961,
-        "false_alarm_rate": 0.050,
+        "false_alarm_rate": 0.042,
     }
 )
 # train82-124.jsonl, pooled (2,880 messages): written for training by eight more blind writers.
@@ -141,30 +144,30 @@ FIRST_SIGHT_76 = _guard(
 # train82-100; training data since the all50 and all54 retrains, so a TRAINING-FIT guard.
 TRAINING_82_124 = _guard(
     {
-        "imminent_caught": 0.993,
-        "imminent_recall": 0.987,
-        "crisis_recall": 0.981,
-        "false_alarm_rate": 0.016,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.994,
+        "crisis_recall": 0.992,
+        "false_alarm_rate": 0.007,
     }
 )
 # train178-208.jsonl, pooled (2,160 messages): written for training by six more blind writers on
 # the evening of 2026-12-01; training data since the all64 retrain, so a TRAINING-FIT guard.
 TRAINING_178_208 = _guard(
     {
-        "imminent_caught": 0.994,
-        "imminent_recall": 0.986,
-        "crisis_recall": 0.984,
-        "false_alarm_rate": 0.014,
+        "imminent_caught": 0.996,
+        "imminent_recall": 0.996,
+        "crisis_recall": 0.990,
+        "false_alarm_rate": 0.010,
     }
 )
 # train226-256.jsonl, pooled (2,160 messages): six more blind writers of late 2026-12-01, written
 # for training; training data since the all70 retrain, so a TRAINING-FIT guard.
 TRAINING_226_256 = _guard(
     {
-        "imminent_caught": 0.990,
-        "imminent_recall": 0.984,
-        "crisis_recall": 0.977,
-        "false_alarm_rate": 0.018,
+        "imminent_caught": 0.996,
+        "imminent_recall": 0.996,
+        "crisis_recall": 0.989,
+        "false_alarm_rate": 0.008,
     }
 )
 # Four blind 360s the shipped head (all76) has never seen and nothing was decided on: writers of
@@ -175,59 +178,64 @@ TRAINING_226_256 = _guard(
 # 0.941 / 0.906 / 0.054 with round 38; with round 38, the fast encoder and all64 0.965 / 0.953 /
 # 0.919 / 0.050 (scored once, after all64 was chosen on x70 + x76: docs/moderation.md, "Retrained
 # on 64 files"); with all70 0.971 / 0.953 / 0.925 / 0.046 (scored once, after all70 was chosen the
-# same way, "Retrained on 70 files"); with all76, these (scored once, after all76 was chosen the
-# same way, "Retrained on 76 files"). A guard: a change may not lose more than 0.02 of them.
-UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220, 298, 304, 310, 316, 322, 328)
+# same way, "Retrained on 70 files"); with all76 0.971 / 0.953 / 0.928 / 0.042 (scored once, after
+# all76 was chosen the same way, "Retrained on 76 files"); with rules round 39 and all82, these
+# (scored once, after all82 was chosen on x310-328, "Retrained on 82 files"). A guard: a change
+# may not lose more than 0.02 of them.
+UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220, 298, 304, 310, 316, 322, 328, 370, 376)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.971,
         "imminent_recall": 0.953,
-        "crisis_recall": 0.928,
-        "false_alarm_rate": 0.042,
+        "crisis_recall": 0.933,
+        "false_alarm_rate": 0.033,
     }
 )
 # Two more blind 360s by writers of the evening of 2026-12-01 who saw neither the detector nor
 # any other set, written as final sets: scored once with rules round 37 (0.947 / 0.924 / 0.906 /
 # 0.042 pooled), once with round 38 merged (0.953 / 0.935 / 0.908 / 0.042), both with all54, and
 # once with all64 after it was chosen (0.953 / 0.935 / 0.914 / 0.046), once with all70 after it
-# was chosen (0.982 / 0.965 / 0.931 / 0.033), once with all76 after it was chosen (these figures);
-# nothing was decided, tuned or trained on them (docs/moderation.md, "Final sets x166 and x172",
-# "Retrained on 64 files", "Retrained on 70 files", "Retrained on 76 files").
+# was chosen (0.982 / 0.965 / 0.931 / 0.033), once with all76 after it was chosen (0.988 / 0.976 /
+# 0.933 / 0.033), once with all82 after it was chosen (these figures); nothing was decided, tuned
+# or trained on them (docs/moderation.md, "Final sets x166 and x172", "Retrained on 64 files",
+# "Retrained on 70 files", "Retrained on 76 files", "Retrained on 82 files").
 FIRST_SIGHT_166_172 = _guard(
     {
         "imminent_caught": 0.988,
-        "imminent_recall": 0.976,
-        "crisis_recall": 0.933,
-        "false_alarm_rate": 0.033,
+        "imminent_recall": 0.982,
+        "crisis_recall": 0.936,
+        "false_alarm_rate": 0.025,
     }
 )
 # Two last blind 360s of 2026-12-01, written after the all64 head was chosen and scored once
 # with it (rules round 38, the fast encoder: 0.929 / 0.918 / 0.911 / 0.021), then once with all70
-# after it was chosen (0.947 / 0.924 / 0.922 / 0.025) and once with all76 after it was chosen
-# (these figures); nothing was decided, tuned or trained on them, and nobody on the team has read
-# their texts or answers (docs/moderation.md, "Retrained on 64 files", "Retrained on 70 files",
-# "Retrained on 76 files").
+# after it was chosen (0.947 / 0.924 / 0.922 / 0.025), once with all76 after it was chosen (0.959 /
+# 0.941 / 0.928 / 0.025) and once with all82 after it was chosen (these figures); nothing was
+# decided, tuned or trained on them, and nobody on the team has read their texts or answers
+# (docs/moderation.md, "Retrained on 64 files", "Retrained on 70 files", "Retrained on 76 files",
+# "Retrained on 82 files").
 FIRST_SIGHT_214_220 = _guard(
     {
-        "imminent_caught": 0.959,
-        "imminent_recall": 0.941,
-        "crisis_recall": 0.928,
-        "false_alarm_rate": 0.025,
+        "imminent_caught": 0.953,
+        "imminent_recall": 0.935,
+        "crisis_recall": 0.931,
+        "false_alarm_rate": 0.029,
     }
 )
 # Two blind 360s of the morning of 2026-12-02 (x298: workers at the end of their rope; x304:
 # young adults who grew up in care), written as final sets while the all76 training sets were
 # being written, by writers who saw neither the detector nor any other set: scored once with the
 # detector as it shipped then (all70: 0.959 / 0.924 / 0.939 / 0.067, over the false-alarm ceiling
-# on both, 8 of 120 each), then once with all76 after it was chosen (these figures, 0.067 and
-# 0.058 one at a time); nothing was decided, tuned or trained on them, and nobody on the team has
-# read their texts or answers (docs/moderation.md, "Retrained on 76 files").
+# on both, 8 of 120 each), then once with all76 after it was chosen (0.959 / 0.935 / 0.936 /
+# 0.062), once with rules round 39 and all82 after it was chosen (these figures, 0.067 and 0.050
+# one at a time); nothing was decided, tuned or trained on them, and nobody on the team has read
+# their texts or answers (docs/moderation.md, "Retrained on 76 files", "Retrained on 82 files").
 FIRST_SIGHT_298_304 = _guard(
     {
-        "imminent_caught": 0.959,
+        "imminent_caught": 0.953,
         "imminent_recall": 0.935,
-        "crisis_recall": 0.936,
-        "false_alarm_rate": 0.062,
+        "crisis_recall": 0.939,
+        "false_alarm_rate": 0.058,
     }
 )
 # Four blind 360s of 2026-12-02 (x310: tech, office and remote workers; x316: athletes and sports
@@ -235,26 +243,54 @@ FIRST_SIGHT_298_304 = _guard(
 # New Zealand, South Africa and India), written as final sets by writers who saw neither the
 # detector nor any other set: scored once with the detector as it shipped then (all76, rules
 # round 38: 0.962 / 0.941 / 0.921 / 0.058 pooled, 28 of 480 harmless raised), then once with
-# rules round 39, which was written from training sets only (these figures, 26 raised); nothing
-# was tuned or trained on them (docs/moderation.md, "Rules round 39").
+# rules round 39, which was written from training sets only (0.962 / 0.941 / 0.921 / 0.054, 26
+# raised); nothing was tuned or trained on them (docs/moderation.md, "Rules round 39"). Their
+# pooled aggregates then chose the all82 head by a rule fixed before its training sets existed
+# ("Retrained on 82 files"): with it, these figures (24 raised), one look past first sight.
 FIRST_SIGHT_310_328 = _guard(
     {
-        "imminent_caught": 0.962,
+        "imminent_caught": 0.976,
+        "imminent_recall": 0.965,
+        "crisis_recall": 0.928,
+        "false_alarm_rate": 0.050,
+    }
+)
+# Two blind 360s of the afternoon of 2026-12-02 (x370: older adults; x376: LGBTQ+ people), written
+# as final sets while all82 was training, by writers who saw neither the detector nor any other
+# set: scored once with the detector as it shipped then (all76, rules round 39: 0.924 / 0.918 /
+# 0.908 / 0.037 pooled, under the imminent_caught floor), then once with all82 after it was chosen
+# (these figures); nothing was decided, tuned or trained on them (docs/moderation.md, "Retrained
+# on 82 files"). One x376 message is word for word a train208 one (same label).
+FIRST_SIGHT_370_376 = _guard(
+    {
+        "imminent_caught": 0.947,
         "imminent_recall": 0.941,
-        "crisis_recall": 0.921,
-        "false_alarm_rate": 0.054,
+        "crisis_recall": 0.919,
+        "false_alarm_rate": 0.029,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
 # 2026-12-02, written for training; training data since the all76 retrain, so a TRAINING-FIT
-# guard. (At 0.035 their false alarms are the highest training fit of any sets: hard negatives
-# the head does not fit even trained on them.)
+# guard. (With all76 their false alarms, 0.035, were the highest training fit of any sets; 0.015
+# with all82.)
 TRAINING_262_292 = _guard(
     {
         "imminent_caught": 0.994,
-        "imminent_recall": 0.992,
-        "crisis_recall": 0.980,
-        "false_alarm_rate": 0.035,
+        "imminent_recall": 0.994,
+        "crisis_recall": 0.988,
+        "false_alarm_rate": 0.015,
+    }
+)
+# train334-364.jsonl, pooled (2,160 messages): six more blind writers of the afternoon of
+# 2026-12-02, written for training. At first sight (all76, rules round 39) rules + stage scored
+# 0.941 / 0.929 / 0.934 / 0.037 (rules alone 0.461 / 0.427 / 0.518 / 0.014); training data since
+# the all82 retrain, so a TRAINING-FIT guard.
+TRAINING_334_364 = _guard(
+    {
+        "imminent_caught": 0.996,
+        "imminent_recall": 0.996,
+        "crisis_recall": 0.992,
+        "false_alarm_rate": 0.014,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
@@ -265,7 +301,7 @@ TUNED_142_160 = _guard(
     {
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
-        "crisis_recall": 0.986,
+        "crisis_recall": 0.992,
         "false_alarm_rate": 0.000,
     }
 )
@@ -473,12 +509,23 @@ SET_GUARDS = [
         TRAINING_262_292,
         id="train262-292-training-fit",
     ),
-    # outside the head's training data and every decision but rules round 39's check
+    # outside the head's training data; rules round 39's check, their aggregates chose all82
     pytest.param(
         [f"firstsight{n}" for n in (310, 316, 322, 328)],
         1440,
         FIRST_SIGHT_310_328,
         id="x310-328-first-sight",
+    ),
+    # train334-364: training data since the all82 retrain
+    pytest.param(
+        [f"train{n}" for n in (334, 340, 346, 352, 358, 364)],
+        2160,
+        TRAINING_334_364,
+        id="train334-364-training-fit",
+    ),
+    # outside the head's training data and every decision
+    pytest.param(
+        ["firstsight370", "firstsight376"], 720, FIRST_SIGHT_370_376, id="x370-376-first-sight"
     ),
 ]
 
@@ -504,8 +551,8 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
     since (firstsight58, firstsight64), the sets written for training (train82-124), the four
-    blind sets of rules round 38 (firstsight142-160) and eighteen more written for training
-    (train178-208, train226-256, train262-292)."""
+    blind sets of rules round 38 (firstsight142-160) and twenty-four more written for training
+    (train178-208, train226-256, train262-292, train334-364)."""
     import numpy as np
 
     with np.load(semantic.WEIGHTS) as stored:
@@ -522,6 +569,7 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         *(f"train{n}" for n in (178, 184, 190, 196, 202, 208)),
         *(f"train{n}" for n in (226, 232, 238, 244, 250, 256)),
         *(f"train{n}" for n in (262, 268, 274, 280, 286, 292)),
+        *(f"train{n}" for n in (334, 340, 346, 352, 358, 364)),
     ]
     assert names == [*first, *later]
     # The sets the shipped head was judged on or never saw are not among them.
