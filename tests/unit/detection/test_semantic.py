@@ -17,7 +17,7 @@
   training fit;
 - firstsight130, 136, 166, 172, 214, 220, 298 and 304, final sets the head never saw and nothing
   was decided on, keep their figures; so do firstsight310-328 (the final sets of rules round 39,
-  whose pooled aggregates chose the all82 head) and firstsight370-376 (final sets of all82);
+  whose pooled aggregates chose the all82 head) and firstsight370-388 (final sets of all82);
 - the committed weights name the 82 files they were trained on;
 - without the model, `screen_thorough` is `screen` and one warning says "rules only".
 """
@@ -182,7 +182,10 @@ TRAINING_226_256 = _guard(
 # all76 was chosen the same way, "Retrained on 76 files"); with rules round 39 and all82, these
 # (scored once, after all82 was chosen on x310-328, "Retrained on 82 files"). A guard: a change
 # may not lose more than 0.02 of them.
-UNSEEN_BY_THE_HEAD = (130, 136, 166, 172, 214, 220, 298, 304, 310, 316, 322, 328, 370, 376)
+UNSEEN_BY_THE_HEAD = (
+    *(130, 136, 166, 172, 214, 220, 298, 304),
+    *(310, 316, 322, 328, 370, 376, 382, 388),
+)
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.971,
@@ -267,6 +270,19 @@ FIRST_SIGHT_370_376 = _guard(
         "imminent_recall": 0.941,
         "crisis_recall": 0.919,
         "false_alarm_rate": 0.029,
+    }
+)
+# Two more blind 360s of the afternoon of 2026-12-02 (x382: ordinary peer-support groups, no one
+# world; x388: people awake alone in the small hours), written as final sets after all82 was
+# chosen, by writers who saw neither the detector nor any other set: scored once with the
+# detector as it ships (all82, rules round 39), these figures, at first sight; nothing was
+# decided, tuned or trained on them (docs/moderation.md, "Retrained on 82 files").
+FIRST_SIGHT_382_388 = _guard(
+    {
+        "imminent_caught": 0.976,
+        "imminent_recall": 0.971,
+        "crisis_recall": 0.950,
+        "false_alarm_rate": 0.037,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -526,6 +542,9 @@ SET_GUARDS = [
     # outside the head's training data and every decision
     pytest.param(
         ["firstsight370", "firstsight376"], 720, FIRST_SIGHT_370_376, id="x370-376-first-sight"
+    ),
+    pytest.param(
+        ["firstsight382", "firstsight388"], 720, FIRST_SIGHT_382_388, id="x382-388-first-sight"
     ),
 ]
 
