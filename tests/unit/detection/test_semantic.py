@@ -28,6 +28,7 @@ import functools
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -463,6 +464,26 @@ def test_the_dev_set_meets_targets_with_the_second_stage(tmp_path: Path) -> None
     check(figures, TARGETS)
 
 
+def _names(prefix: str, *numbers: int) -> list[str]:
+    return [f"{prefix}{n}" for n in numbers]
+
+
+# The sets written for training (and rules round 38's tuning sets), pooled as they joined the
+# head, each named once: SET_GUARDS scores them, the committed weights must name them.
+TRAINING_POOLS = {
+    "train82-124": _names("train", 82, 88, 94, 100, 106, 112, 118, 124),
+    "t142-160": _names("firstsight", 142, 148, 154, 160),
+    "train178-208": _names("train", 178, 184, 190, 196, 202, 208),
+    "train226-256": _names("train", 226, 232, 238, 244, 250, 256),
+    "train262-292": _names("train", 262, 268, 274, 280, 286, 292),
+    "train334-364": _names("train", 334, 340, 346, 352, 358, 364),
+}
+
+
+def _training_fit(pool: str, messages: int, guard: dict[str, tuple[str, float]]) -> Any:
+    return pytest.param(TRAINING_POOLS[pool], messages, guard, id=f"{pool}-training-fit")
+
+
 # Every labelled set `screen_thorough` is held to, pooled where the list has several files:
 # (files, messages, guard). Each guard's comment above says what kind of figure it is.
 SET_GUARDS = [
@@ -477,12 +498,7 @@ SET_GUARDS = [
     pytest.param(["firstsight70"], 360, FIRST_SIGHT_70, id="firstsight70-new-messages"),
     pytest.param(["firstsight76"], 360, FIRST_SIGHT_76, id="firstsight76-new-messages"),
     # train82-124: training data since the all50 and all54 retrains
-    pytest.param(
-        [f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)],
-        2880,
-        TRAINING_82_124,
-        id="train82-124-training-fit",
-    ),
+    _training_fit("train82-124", 2880, TRAINING_82_124),
     # outside the head's training data and every decision
     pytest.param(
         ["firstsight130", "firstsight136"], 720, FIRST_SIGHT_130_136, id="x130-136-first-sight"
@@ -494,51 +510,26 @@ SET_GUARDS = [
         ["firstsight214", "firstsight220"], 720, FIRST_SIGHT_214_220, id="x214-220-first-sight"
     ),
     # rules round 38's tuning sets, and training data since the all64 retrain
-    pytest.param(
-        [f"firstsight{n}" for n in (142, 148, 154, 160)],
-        1440,
-        TUNED_142_160,
-        id="t142-160-training-fit",
-    ),
+    _training_fit("t142-160", 1440, TUNED_142_160),
     # train178-208: training data since the all64 retrain
-    pytest.param(
-        [f"train{n}" for n in (178, 184, 190, 196, 202, 208)],
-        2160,
-        TRAINING_178_208,
-        id="train178-208-training-fit",
-    ),
+    _training_fit("train178-208", 2160, TRAINING_178_208),
     # train226-256: training data since the all70 retrain
-    pytest.param(
-        [f"train{n}" for n in (226, 232, 238, 244, 250, 256)],
-        2160,
-        TRAINING_226_256,
-        id="train226-256-training-fit",
-    ),
+    _training_fit("train226-256", 2160, TRAINING_226_256),
     # outside the head's training data and every decision
     pytest.param(
         ["firstsight298", "firstsight304"], 720, FIRST_SIGHT_298_304, id="x298-304-first-sight"
     ),
     # train262-292: training data since the all76 retrain
-    pytest.param(
-        [f"train{n}" for n in (262, 268, 274, 280, 286, 292)],
-        2160,
-        TRAINING_262_292,
-        id="train262-292-training-fit",
-    ),
+    _training_fit("train262-292", 2160, TRAINING_262_292),
     # outside the head's training data; rules round 39's check, their aggregates chose all82
     pytest.param(
-        [f"firstsight{n}" for n in (310, 316, 322, 328)],
+        _names("firstsight", 310, 316, 322, 328),
         1440,
         FIRST_SIGHT_310_328,
         id="x310-328-first-sight",
     ),
     # train334-364: training data since the all82 retrain
-    pytest.param(
-        [f"train{n}" for n in (334, 340, 346, 352, 358, 364)],
-        2160,
-        TRAINING_334_364,
-        id="train334-364-training-fit",
-    ),
+    _training_fit("train334-364", 2160, TRAINING_334_364),
     # outside the head's training data and every decision
     pytest.param(
         ["firstsight370", "firstsight376"], 720, FIRST_SIGHT_370_376, id="x370-376-first-sight"
@@ -583,12 +574,7 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
         "firstsight52",
         "firstsight58",
         "firstsight64",
-        *(f"train{n}" for n in (82, 88, 94, 100, 106, 112, 118, 124)),
-        *(f"firstsight{n}" for n in (142, 148, 154, 160)),
-        *(f"train{n}" for n in (178, 184, 190, 196, 202, 208)),
-        *(f"train{n}" for n in (226, 232, 238, 244, 250, 256)),
-        *(f"train{n}" for n in (262, 268, 274, 280, 286, 292)),
-        *(f"train{n}" for n in (334, 340, 346, 352, 358, 364)),
+        *(name for pool in TRAINING_POOLS.values() for name in pool),
     ]
     assert names == [*first, *later]
     # The sets the shipped head was judged on or never saw are not among them.
