@@ -978,6 +978,53 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("id rather die than go back to that house. i mean it", "high", None),
     ("took all my pills an hour ago", "imminent", None),
     ("took all of them. the whole bottle", "imminent", None),
+    # round 40: the new kinds (a height not come down from, being found, someone else at a drop
+    # or gone quiet after a goodbye, followed in the street, medicines doubled or taken with drink)
+    (
+        "up on the multistorey roof. not taking the lift back down.",
+        "imminent",
+        "suicide.place_beyond",
+    ),
+    ("i dont want my kids to be the ones who find me", "imminent", "suicide.being_found"),
+    ("my wallet is in my coat so they know who to call", "imminent", "suicide.being_found"),
+    (
+        "her location says shes at the bridge and she's not answering",
+        "imminent",
+        "suicide.other_at_place",
+    ),
+    (
+        "he sent me a photo from the top of the car park and now his phone is off",
+        "imminent",
+        "combo.other_unreachable",
+    ),
+    (
+        "my brother texted sorry for everything and its going straight to voicemail",
+        "imminent",
+        "suicide.other_unreachable",
+    ),
+    (
+        "some guy has been following me for three streets and i cant lose him",
+        "imminent",
+        "abuse.attack_now",
+    ),
+    (
+        "doubled up on my painkillers and now i feel really dizzy",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    ("ive made my peace with it. tonight is the night", "imminent", "suicide.resolve"),
+    # round 40: near misses of the round's false-alarm kinds, which must still be raised
+    ("at 16 i started cutting and i still do it now", "high", None),
+    ("im in first year and i want to die", "high", None),
+    (
+        "told work im moving to spain. im not moving anywhere. gave my cat to my sister,"
+        " tonight is the night",
+        "imminent",
+        None,
+    ),
+    ("im going to kill him when he gets home late again, the knife is ready", "imminent", None),
+    ("at 11 tonight im going to take all my pills", "imminent", None),
+    ("bungee cord is around my neck", "imminent", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1349,4 +1396,20 @@ NEGATIVE_CASES: list[str] = [
     "my teenager whos been self harming starts therapy on monday, any tips for me as a parent",
     "the nurse asked the routine questions about hurting myself and i could honestly say no",
     "whats the difference between active and passive ideation? it came up in my first aid course",
+    # round 40: the rules' false alarms by kind (an age in the teens or a school year told from
+    # later, a year since, late again, beaten at bowls, one more email, what pupils keep saying,
+    # drills and stage blood, a career's end, study abroad, a week off grid, a transfer, a
+    # bungee jump)
+    "at 15 i used to hurt myself most nights. now i run a youth club",
+    "two years today since i last self harmed, wanted to share",
+    "if shes late to brunch again i will kill her, every single time",
+    "my grandad beats me at cribbage every single week, 84 and sharp as anything",
+    "if my manager emails me one more spreadsheet i'm walking into the sea",
+    "my students keep saying kms about the mock exams, its just how they talk",
+    "halloween party tonight, fake blood everywhere, the kitchen looks like a crime scene",
+    "final shift tomorrow after 30 years at the station. goodbye everyone, its been an honour",
+    "giving my bike to my cousin since im off on my year abroad and wont need it",
+    "last post from me for a fortnight, going off grid in the highlands",
+    "writing goodbye cards to my patients, im transferring to the children's ward",
+    "we went bungee jumping off the old bridge for his stag do",
 ]
