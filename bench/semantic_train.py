@@ -120,6 +120,9 @@ TRAINING_SETS_334_364 = tuple(f"train{n}" for n in (334, 340, 346, 352, 358, 364
 # and for its harmless near-twins (docs/moderation.md, "Retrained on 88 files"); four messages that
 # were word for word in other labelled files (two of them in final sets) were dropped.
 TRAINING_SETS_394_424 = tuple(f"train{n}" for n in (394, 400, 406, 412, 418, 424))
+# all92: all88 and the four final sets of rules round 40 (firstsight430-448), judged on four newer
+# blind sets (docs/moderation.md, "Retrained on 92 files").
+BLIND_SETS_430_448 = tuple(f"firstsight{n}" for n in (430, 436, 442, 448))
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": ALL44,
@@ -137,15 +140,24 @@ FILE_LISTS = {
         *TRAINING_SETS_334_364,
         *TRAINING_SETS_394_424,
     ),
+    "all92": (
+        *ALL64,
+        *TRAINING_SETS_226_256,
+        *TRAINING_SETS_262_292,
+        *TRAINING_SETS_334_364,
+        *TRAINING_SETS_394_424,
+        *BLIND_SETS_430_448,
+    ),
 }
-# The list the committed weights in moderation/detection/data/semantic were trained on: all82
-# since the retrain judged on x310-x328 in the afternoon of 2026-12-02 (docs/moderation.md,
-# "Retrained on 82 files"), all76 before it (judged on x70-75 + x76-81 that morning, "Retrained
+# The list the committed weights in moderation/detection/data/semantic were trained on: all92
+# since the retrain judged on x454-x472 in the evening of 2026-12-02 (docs/moderation.md,
+# "Retrained on 92 files"), all82 before it (judged on x310-x328 that afternoon, "Retrained on 82
+# files"), all76 before it (judged on x70-75 + x76-81 that morning, "Retrained
 # on 76 files"), all70 before it (judged the same way just before midnight of
 # 2026-12-01, "Retrained on 70 files"), all64 before that (judged the same way, "Retrained
 # on 64 files"), all54 before that (all50 for an hour before that), all44 after the retrain judged
 # on x58-63, first33 before.
-TRAINING_FILES = "all82"
+TRAINING_FILES = "all92"
 # --check: how far a retrain may be from the committed files, for float differences between
 # machines (up to all64 a re-run here gave them exactly; the all70 fit does not repeat, see
 # moderation/detection/data/semantic/README.md). The first33 weights committed before were built

@@ -186,7 +186,7 @@ TRAINING_226_256 = _guard(
 UNSEEN_BY_THE_HEAD = (
     *(130, 136, 166, 172, 214, 220, 298, 304),
     *(310, 316, 322, 328, 370, 376, 382, 388),
-    *(430, 436, 442, 448),
+    *(454, 460, 466, 472),
 )
 FIRST_SIGHT_130_136 = _guard(
     {
@@ -294,12 +294,39 @@ FIRST_SIGHT_382_388 = _guard(
 # once with the detector of the time (all82, rules round 39: 0.965 / 0.938 / 0.933 / 0.023), then
 # once with rules round 40, which they judged by a rule written down first (these figures;
 # docs/moderation.md, "Rules round 40"); nothing was tuned or trained on them.
-FIRST_SIGHT_430_448 = _guard(
+# Training data of the all92 head since (a TRAINING-FIT guard now, these figures with all92).
+TRAINING_430_448 = _guard(
     {
-        "imminent_caught": 0.965,
-        "imminent_recall": 0.938,
-        "crisis_recall": 0.932,
-        "false_alarm_rate": 0.023,
+        "imminent_caught": 0.991,
+        "imminent_recall": 0.991,
+        "crisis_recall": 0.983,
+        "false_alarm_rate": 0.017,
+    }
+)
+# train394-424.jsonl, pooled (2,156 messages): six blind writers asked for imminent risk told with
+# no death word (docs/moderation.md, "Retrained on 88 files"); training data of the all92 head, so
+# a TRAINING-FIT guard.
+TRAINING_394_424 = _guard(
+    {
+        "imminent_caught": 0.996,
+        "imminent_recall": 0.996,
+        "crisis_recall": 0.988,
+        "false_alarm_rate": 0.010,
+    }
+)
+# Four blind 360s of the evening of 2026-12-02 (x454: bipolar disorder, psychosis, eating
+# disorders; x460: very online people, slang and algospeak; x466: English as a second language;
+# x472: anger, violence and safety), written as final sets by writers who saw neither the detector
+# nor any other set; one x454 message found word for word in a training file was dropped (1,439
+# left). Scored once with the detector of the time (all82, rules round 40: 0.944 / 0.926 / 0.914 /
+# 0.033), then once with all92, which they judged by the fixed rule (these figures;
+# docs/moderation.md, "Retrained on 92 files"); nothing was tuned or trained on them.
+FIRST_SIGHT_454_472 = _guard(
+    {
+        "imminent_caught": 0.968,
+        "imminent_recall": 0.944,
+        "crisis_recall": 0.935,
+        "false_alarm_rate": 0.029,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -493,6 +520,8 @@ TRAINING_POOLS = {
     "train226-256": _names("train", 226, 232, 238, 244, 250, 256),
     "train262-292": _names("train", 262, 268, 274, 280, 286, 292),
     "train334-364": _names("train", 334, 340, 346, 352, 358, 364),
+    "train394-424": _names("train", 394, 400, 406, 412, 418, 424),
+    "x430-448": _names("firstsight", 430, 436, 442, 448),
 }
 
 
@@ -553,11 +582,14 @@ SET_GUARDS = [
     pytest.param(
         ["firstsight382", "firstsight388"], 720, FIRST_SIGHT_382_388, id="x382-388-first-sight"
     ),
+    # train394-424 and x430-448: training data since the all92 retrain
+    _training_fit("train394-424", 2156, TRAINING_394_424),
+    _training_fit("x430-448", 1438, TRAINING_430_448),
     pytest.param(
-        _names("firstsight", 430, 436, 442, 448),
-        1438,
-        FIRST_SIGHT_430_448,
-        id="x430-448-first-sight",
+        _names("firstsight", 454, 460, 466, 472),
+        1439,
+        FIRST_SIGHT_454_472,
+        id="x454-472-first-sight",
     ),
 ]
 
@@ -583,8 +615,9 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
     since (firstsight58, firstsight64), the sets written for training (train82-124), the four
-    blind sets of rules round 38 (firstsight142-160) and twenty-four more written for training
-    (train178-208, train226-256, train262-292, train334-364)."""
+    blind sets of rules round 38 (firstsight142-160), thirty more written for training
+    (train178-208, train226-256, train262-292, train334-364, train394-424) and the four final sets
+    of rules round 40 (firstsight430-448)."""
     import numpy as np
 
     with np.load(semantic.WEIGHTS) as stored:
