@@ -1024,6 +1024,8 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ),
     ("im going to kill him when he gets home late again, the knife is ready", "imminent", None),
     ("at 11 tonight im going to take all my pills", "imminent", None),
+    ("they keep saying im a burden and honestly i want to die", "high", None),
+    ("im at 16 weeks pregnant and i want to die", "high", None),
     ("bungee cord is around my neck", "imminent", None),
 ]
 
