@@ -188,6 +188,8 @@ UNSEEN_BY_THE_HEAD = (
     *(310, 316, 322, 328, 370, 376, 382, 388),
     *(454, 460, 466, 472),
 )
+# Every final set the shipped head was judged on or never saw.
+UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
 FIRST_SIGHT_130_136 = _guard(
     {
         "imminent_caught": 0.971,
@@ -529,6 +531,14 @@ def _training_fit(pool: str, messages: int, guard: dict[str, tuple[str, float]])
     return pytest.param(TRAINING_POOLS[pool], messages, guard, id=f"{pool}-training-fit")
 
 
+def _first_sight(
+    numbers: tuple[int, ...], messages: int, guard: dict[str, tuple[str, float]]
+) -> Any:
+    """Final sets firstsight<n> pooled, named by their first and last number ("x310-328")."""
+    pool = _names("firstsight", *numbers)
+    return pytest.param(pool, messages, guard, id=f"x{numbers[0]}-{numbers[-1]}-first-sight")
+
+
 # Every labelled set `screen_thorough` is held to, pooled where the list has several files:
 # (files, messages, guard). Each guard's comment above says what kind of figure it is.
 SET_GUARDS = [
@@ -545,15 +555,9 @@ SET_GUARDS = [
     # train82-124: training data since the all50 and all54 retrains
     _training_fit("train82-124", 2880, TRAINING_82_124),
     # outside the head's training data and every decision
-    pytest.param(
-        ["firstsight130", "firstsight136"], 720, FIRST_SIGHT_130_136, id="x130-136-first-sight"
-    ),
-    pytest.param(
-        ["firstsight166", "firstsight172"], 720, FIRST_SIGHT_166_172, id="x166-172-first-sight"
-    ),
-    pytest.param(
-        ["firstsight214", "firstsight220"], 720, FIRST_SIGHT_214_220, id="x214-220-first-sight"
-    ),
+    _first_sight((130, 136), 720, FIRST_SIGHT_130_136),
+    _first_sight((166, 172), 720, FIRST_SIGHT_166_172),
+    _first_sight((214, 220), 720, FIRST_SIGHT_214_220),
     # rules round 38's tuning sets, and training data since the all64 retrain
     _training_fit("t142-160", 1440, TUNED_142_160),
     # train178-208: training data since the all64 retrain
@@ -561,36 +565,20 @@ SET_GUARDS = [
     # train226-256: training data since the all70 retrain
     _training_fit("train226-256", 2160, TRAINING_226_256),
     # outside the head's training data and every decision
-    pytest.param(
-        ["firstsight298", "firstsight304"], 720, FIRST_SIGHT_298_304, id="x298-304-first-sight"
-    ),
+    _first_sight((298, 304), 720, FIRST_SIGHT_298_304),
     # train262-292: training data since the all76 retrain
     _training_fit("train262-292", 2160, TRAINING_262_292),
     # outside the head's training data; rules round 39's check, their aggregates chose all82
-    pytest.param(
-        _names("firstsight", 310, 316, 322, 328),
-        1440,
-        FIRST_SIGHT_310_328,
-        id="x310-328-first-sight",
-    ),
+    _first_sight((310, 316, 322, 328), 1440, FIRST_SIGHT_310_328),
     # train334-364: training data since the all82 retrain
     _training_fit("train334-364", 2160, TRAINING_334_364),
     # outside the head's training data and every decision
-    pytest.param(
-        ["firstsight370", "firstsight376"], 720, FIRST_SIGHT_370_376, id="x370-376-first-sight"
-    ),
-    pytest.param(
-        ["firstsight382", "firstsight388"], 720, FIRST_SIGHT_382_388, id="x382-388-first-sight"
-    ),
+    _first_sight((370, 376), 720, FIRST_SIGHT_370_376),
+    _first_sight((382, 388), 720, FIRST_SIGHT_382_388),
     # train394-424 and x430-448: training data since the all92 retrain
     _training_fit("train394-424", 2156, TRAINING_394_424),
     _training_fit("x430-448", 1438, TRAINING_430_448),
-    pytest.param(
-        _names("firstsight", 454, 460, 466, 472),
-        1439,
-        FIRST_SIGHT_454_472,
-        id="x454-472-first-sight",
-    ),
+    _first_sight((454, 460, 466, 472), 1439, FIRST_SIGHT_454_472),
 ]
 
 
@@ -611,6 +599,15 @@ def test_each_labelled_set_keeps_its_figures(
     check(figures, guard)
 
 
+@functools.cache
+def _trained_on() -> tuple[str, ...]:
+    """The labelled files the committed weights record they were trained on, in order."""
+    import numpy as np
+
+    with np.load(semantic.WEIGHTS) as stored:
+        return tuple(str(name) for name in stored["training_files"])
+
+
 def test_the_weights_name_the_files_they_were_trained_on() -> None:
     """bench/semantic_train.py trains on a named list, and the weights record it: the 33 files
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
@@ -618,10 +615,7 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
     blind sets of rules round 38 (firstsight142-160), thirty more written for training
     (train178-208, train226-256, train262-292, train334-364, train394-424) and the four final sets
     of rules round 40 (firstsight430-448)."""
-    import numpy as np
-
-    with np.load(semantic.WEIGHTS) as stored:
-        names = [str(name) for name in stored["training_files"]]
+    names = list(_trained_on())
     first = ["crisis-dev", "paraphrases", "heldout", *(f"heldout{n}" for n in range(2, 32))]
     later = [
         *(f"heldout{n}" for n in range(32, 36)),
@@ -633,9 +627,8 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
     ]
     assert names == [*first, *later]
     # The sets the shipped head was judged on or never saw are not among them.
-    unseen = {"firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD)}
-    assert unseen.isdisjoint(names)
-    for name in unseen:
+    assert set(UNSEEN_SETS).isdisjoint(names)
+    for name in UNSEEN_SETS:
         assert (HERE / f"{name}.jsonl").is_file(), name
     for name in names[1:]:
         assert (HERE / f"{name}.jsonl").is_file(), name
@@ -687,18 +680,13 @@ KNOWN_OVERLAP = {
 
 
 def test_no_final_set_shares_a_message_with_the_heads_training_files() -> None:
-    """A set the shipped head never saw (firstsight70, 76 and UNSEEN_BY_THE_HEAD) has no message
+    """A set the shipped head was judged on or never saw (UNSEEN_SETS) has no message
     that is also in one of the head's training files: such a leak would make part of its
     first-sight figures a training fit."""
-    import numpy as np
-
-    with np.load(semantic.WEIGHTS) as stored:
-        names = [str(name) for name in stored["training_files"]]
-    trained = {text for name in names for text in _texts(name)}
-    unseen = ["firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD)]
+    trained = {text for name in _trained_on() for text in _texts(name)}
     leaks = {
         (name, row_id)
-        for name in unseen
+        for name in UNSEEN_SETS
         for text, row_id in _texts(name).items()
         if text in trained
     }
