@@ -196,6 +196,21 @@ def _found(facts: _Context, mask: int, start: int, stop: int) -> bool:
     return False
 
 
+def _starts(facts: _Context, mask: int, start: int, stop: int) -> bool:
+    """Whether one of the context tests in `mask` matches at `start` itself (the start of a
+    signal's match: `unless_scope = "match"`), within text[start:stop]."""
+    candidates = facts.live_words & mask
+    regexes = facts.regexes
+    while candidates:
+        lowest = candidates & -candidates
+        candidates ^= lowest
+        regex = regexes[lowest.bit_length() - 1]
+        assert regex is not None
+        if regex.match(facts.text, start, stop) is not None:
+            return True
+    return False
+
+
 def _search_word(
     regex: re.Pattern[str], text: str, start: int = 0, end: int | None = None
 ) -> re.Match[str] | None:
@@ -236,6 +251,8 @@ def _applies(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
 def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     if context.unless_scope == "message" or not facts.live_words & context.unless_mask:
         return False  # no unless, asked already (`_live`), or its words are not there
+    if context.unless_scope == "match":
+        return _starts(facts, context.unless_mask, signal.start, signal.end)
     s_start, s_end = facts.sentence(signal.start)
     if context.unless_scope == "clause":
         s_start, s_end = facts.clause(signal.start, s_start, s_end)

@@ -960,6 +960,9 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
 
     pattern = join("patterns")
     unless = join("unless")
+    unless_scope = str(entry.get("unless_scope", scope))
+    if unless_scope not in _SCOPES | {"match"}:
+        raise LexiconError(f"context {context_id}: unknown unless_scope {unless_scope}")
     return ContextRule(
         id=context_id,
         scope=scope,
@@ -968,7 +971,7 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
         unless=_factored(unless) if unless is not None else None,
         tests=_context_tests(pattern),
         unless_tests=_context_tests(unless) if unless is not None else (),
-        unless_scope=str(entry.get("unless_scope", scope)),
+        unless_scope=unless_scope,
         comment=str(entry.get("comment", "")),
     )
 

@@ -1027,6 +1027,32 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("they keep saying im a burden and honestly i want to die", "high", None),
     ("im at 16 weeks pregnant and i want to die", "high", None),
     ("bungee cord is around my neck", "imminent", None),
+    # round 41: the writer as the subject of the match after someone else in the same clause
+    # ("when my dad leaves for work im ending it"); someone else in an emergency (taken
+    # everything, bleeding, won't wake); an act today told with "im ok"
+    ("once my wife falls asleep im ending it, its all ready", "imminent", None),
+    ("if she doesnt call back by midnight i'll kill myself", "high", None),
+    ("my flatmate swallowed a whole box of her meds and shes going grey", "imminent", None),
+    ("my son cut himself and the bleeding wont stop", "imminent", None),
+    ("my dad drank all day and now he wont wake up and his lips look blue", "imminent", None),
+    (
+        "a kid in my sons class says hes bringing a gun to school tomorrow to shoot people",
+        "imminent",
+        None,
+    ),
+    ("i cut myself today. im ok, just shaky", "high", None),
+    # round 41: near misses of the round's false-alarm kinds, which must still be raised
+    (
+        "my sister says i'll end up killing myself if i keep drinking like this and i think"
+        " shes right",
+        "high",
+        None,
+    ),
+    ("id rather die than go back to him", "high", None),
+    ("id rather die than go to the hospital again, i mean it", "high", None),
+    ("im going to kill my stepdad, he hit my mum again last night", "high", None),
+    ("my character in the story is me really. i took all my pills tonight", "imminent", None),
+    ("took all my pills. the doctor sent me home last week and i cant do this", "imminent", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1414,4 +1440,16 @@ NEGATIVE_CASES: list[str] = [
     "last post from me for a fortnight, going off grid in the highlands",
     "writing goodbye cards to my patients, im transferring to the children's ward",
     "we went bungee jumping off the old bridge for his stag do",
+    # round 41: the rules' false alarms by kind (a character in a game who takes poison, a
+    # medicine mix-up told as over, clothes borrowed, a finale spoiled, a mess left about, the
+    # rather-die-than idiom over a chore or an outing, a year clean today)
+    "my rogue drank the poison potion in our dnd campaign and the whole table screamed",
+    "grandad doubled his blood pressure tablets by mistake on sunday, the pharmacist checked him"
+    " over and he's grand",
+    "im going to murder my sister, she wore my new trainers to the pub without asking",
+    "i will actually kill my flatmate, he spoiled the finale before i got home",
+    "if he leaves his wet towels on the bathroom floor one more time im going to strangle him",
+    "i would rather die than write another essay on the tudors",
+    "id rather be dead than go to the office christmas party",
+    "six months clean from cutting today, the group helped so much",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.detection import Assessment, Category, Level, screen
-from moderation.detection.lexicon import lexicon
+from moderation.detection.lexicon import LexiconError, _compile_context, lexicon
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
 
 
@@ -99,3 +99,22 @@ def test_empty_and_odd_inputs() -> None:
     assert screen("   \n\t").level == Level.NONE
     assert screen("💀💀💀").level == Level.NONE
     assert screen("a" * 20000).level == Level.NONE
+
+
+def test_an_unless_read_at_the_match_start_keeps_the_writer_as_subject() -> None:
+    """`other_person` reads the words before a match; its `unless` (scope "match") is read at
+    the match itself, so a clause about someone else that ends in the writer's own intent is
+    the writer's, and the same words in someone else's mouth stay theirs."""
+    mine = screen("when my husband goes on his night shift im ending it")
+    assert mine.level >= Level.HIGH, mine
+    assert "suicide.intent" in _rules_in(mine), mine
+    theirs = screen("my sister says ill kill myself laughing at her jokes")
+    assert theirs.level < Level.HIGH, theirs
+    assert any(d.rule_id.endswith("~other_person") for d in theirs.discounted), theirs
+
+
+def test_an_unknown_unless_scope_is_refused() -> None:
+    entry = {"id": "x", "scope": "before", "patterns": ["a"], "unless": ["b"]}
+    assert _compile_context({**entry, "unless_scope": "match"}, {}).unless_scope == "match"
+    with pytest.raises(LexiconError, match="unknown unless_scope"):
+        _compile_context({**entry, "unless_scope": "paragraph"}, {})

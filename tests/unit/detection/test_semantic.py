@@ -187,6 +187,7 @@ UNSEEN_BY_THE_HEAD = (
     *(130, 136, 166, 172, 214, 220, 298, 304),
     *(310, 316, 322, 328, 370, 376, 382, 388),
     *(454, 460, 466, 472),
+    *(478, 484, 490, 496),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -329,6 +330,21 @@ FIRST_SIGHT_454_472 = _guard(
         "imminent_recall": 0.944,
         "crisis_recall": 0.935,
         "false_alarm_rate": 0.029,
+    }
+)
+# Four blind 360s of the morning of 2026-12-03 (x478: older adults, grief and later life; x484:
+# LGBTQ+ people; x490: rural life, debt and gambling; x496: teenagers), written as final sets by
+# writers who saw neither the detector nor any other set; four messages found word for word in
+# other labelled files (one in the dev set) were dropped (1,436 left). Scored once with the
+# detector of the time (all92, rules round 40), then once with rules round 41, which they judged
+# by a rule written down first: the same counts (docs/moderation.md, "Rules round 41"); nothing
+# was tuned or trained on them. Their false alarms are over the ceiling (0.071).
+FIRST_SIGHT_478_496 = _guard(
+    {
+        "imminent_caught": 0.956,
+        "imminent_recall": 0.935,
+        "crisis_recall": 0.932,
+        "false_alarm_rate": 0.071,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -579,6 +595,7 @@ SET_GUARDS = [
     _training_fit("train394-424", 2156, TRAINING_394_424),
     _training_fit("x430-448", 1438, TRAINING_430_448),
     _first_sight((454, 460, 466, 472), 1439, FIRST_SIGHT_454_472),
+    _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496),
 ]
 
 
