@@ -1053,6 +1053,41 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("im going to kill my stepdad, he hit my mum again last night", "high", None),
     ("my character in the story is me really. i took all my pills tonight", "imminent", None),
     ("took all my pills. the doctor sent me home last week and i cant do this", "imminent", None),
+    # round 42: someone at home beaten now, told with where; a pill that was not what it was
+    # sold as, a vape hit too hard, someone into the medicines, each with the body's signs; an
+    # attempt told by where and why; silence read as the sign; a pet rehomed with a day; a
+    # goodbye to the next life on a trip
+    ("my uncle is hitting my nan in the hallway right now", "imminent", "abuse.attack_now"),
+    (
+        "took a gummy at the party thinking it was something else and now i cant feel my legs",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    (
+        "ripped my pen way too hard and now i have chest pains",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    (
+        "grandad got into his sleeping pills again and hes so drowsy he cant stand up",
+        "imminent",
+        "combo.overdose_with_symptoms",
+    ),
+    ("walked into the lake to end it but i came back out. i want to go back in", "imminent", None),
+    ("if i dont check in tomorrow morning youll know", "imminent", "suicide.final_message"),
+    (
+        "found my cat a new home with my neighbour. saturdays when",
+        "imminent",
+        "combo.preparations_with_when",
+    ),
+    ("see you all in the next life. on the road now, phone off", "imminent", None),
+    # round 42: near misses of the round's false-alarm kinds, which must still be raised
+    ("goodbye forever. i wont be here tomorrow", "imminent", None),
+    ("writing my goodbye letter to my class and then im ending it tonight", "imminent", None),
+    ("he locks me in my room and takes my food as punishment", "high", None),
+    ("i overdosed on my sleeping tablets an hour ago", "imminent", None),
+    ("my brother says hell kill me if i tell anyone what he does", "imminent", None),
+    ("wrote my will today and tonight is the night", "imminent", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1452,4 +1487,15 @@ NEGATIVE_CASES: list[str] = [
     "i would rather die than write another essay on the tudors",
     "id rather be dead than go to the office christmas party",
     "six months clean from cutting today, the group helped so much",
+    # round 42: the rules' false alarms by kind (films binged, a chore-free idiom, oat milk used,
+    # a doctor's warning, a will on a lawyer's advice, a phone taken as punishment, goodbyes to
+    # a console or a school)
+    "i overdosed on horror films this weekend, eleven of them, no regrets",
+    "i want to disappear into the greenhouse until the tomatoes are ripe",
+    "im going to strangle my flatmate, he used the last of my coffee again",
+    "my gp said the smoking will kill me if i dont stop, so patches it is",
+    "updated my will this week because our solicitor said everyone should have one",
+    "my dad takes my switch as punishment every time i get a detention lol",
+    "goodbye forever to my cracked phone, the new one arrived",
+    "writing goodbye letters to my old school team before we all go to different colleges",
 ]

@@ -188,6 +188,7 @@ UNSEEN_BY_THE_HEAD = (
     *(310, 316, 322, 328, 370, 376, 382, 388),
     *(454, 460, 466, 472),
     *(478, 484, 490, 496),
+    *(526, 532, 538, 544),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -345,6 +346,20 @@ FIRST_SIGHT_478_496 = _guard(
         "imminent_recall": 0.935,
         "crisis_recall": 0.932,
         "false_alarm_rate": 0.071,
+    }
+)
+# Four more blind 360s of the same morning (x526: chronic illness and disability; x532: men who
+# rarely talk; x538: athletes, dancers and performers; x544: faith communities), written to the
+# same brief; three messages found word for word in other labelled files were dropped (1,437
+# left). Scored once with the detector of the time (all92, rules round 41), then once with rules
+# round 42, which they judged by a rule written down first: the same counts (docs/moderation.md,
+# "Rules round 42"); nothing was tuned or trained on them.
+FIRST_SIGHT_526_544 = _guard(
+    {
+        "imminent_caught": 0.926,
+        "imminent_recall": 0.909,
+        "crisis_recall": 0.921,
+        "false_alarm_rate": 0.048,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -596,6 +611,7 @@ SET_GUARDS = [
     _training_fit("x430-448", 1438, TRAINING_430_448),
     _first_sight((454, 460, 466, 472), 1439, FIRST_SIGHT_454_472),
     _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496),
+    _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544),
 ]
 
 
