@@ -123,6 +123,14 @@ TRAINING_SETS_394_424 = tuple(f"train{n}" for n in (394, 400, 406, 412, 418, 424
 # all92: all88 and the four final sets of rules round 40 (firstsight430-448), judged on four newer
 # blind sets (docs/moderation.md, "Retrained on 92 files").
 BLIND_SETS_430_448 = tuple(f"firstsight{n}" for n in (430, 436, 442, 448))
+# all96: all92 and the four sets that judged it (firstsight454-472), judged on four newer blind
+# sets (docs/moderation.md, "Retrained on 96 files").
+BLIND_SETS_454_472 = tuple(f"firstsight{n}" for n in (454, 460, 466, 472))
+# all108: all96 and the twelve final sets of 2026-12-03's morning (firstsight478-544: rules rounds
+# 41 and 42's judges and all96's), each judged on once (docs/moderation.md, "Retrained on 96 files").
+BLIND_SETS_478_544 = tuple(
+    f"firstsight{n}" for n in (478, 484, 490, 496, 502, 508, 514, 520, 526, 532, 538, 544)
+)
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": ALL44,
@@ -148,16 +156,36 @@ FILE_LISTS = {
         *TRAINING_SETS_394_424,
         *BLIND_SETS_430_448,
     ),
+    "all96": (
+        *ALL64,
+        *TRAINING_SETS_226_256,
+        *TRAINING_SETS_262_292,
+        *TRAINING_SETS_334_364,
+        *TRAINING_SETS_394_424,
+        *BLIND_SETS_430_448,
+        *BLIND_SETS_454_472,
+    ),
+    "all108": (
+        *ALL64,
+        *TRAINING_SETS_226_256,
+        *TRAINING_SETS_262_292,
+        *TRAINING_SETS_334_364,
+        *TRAINING_SETS_394_424,
+        *BLIND_SETS_430_448,
+        *BLIND_SETS_454_472,
+        *BLIND_SETS_478_544,
+    ),
 }
-# The list the committed weights in moderation/detection/data/semantic were trained on: all92
-# since the retrain judged on x454-x472 in the evening of 2026-12-02 (docs/moderation.md,
+# The list the committed weights in moderation/detection/data/semantic were trained on: all96
+# since the retrain judged on x502-x520 on the morning of 2026-12-03 (docs/moderation.md,
+# "Retrained on 96 files"), all92 before it (judged on x454-x472 in the evening of 2026-12-02,
 # "Retrained on 92 files"), all82 before it (judged on x310-x328 that afternoon, "Retrained on 82
 # files"), all76 before it (judged on x70-75 + x76-81 that morning, "Retrained
 # on 76 files"), all70 before it (judged the same way just before midnight of
 # 2026-12-01, "Retrained on 70 files"), all64 before that (judged the same way, "Retrained
 # on 64 files"), all54 before that (all50 for an hour before that), all44 after the retrain judged
 # on x58-63, first33 before.
-TRAINING_FILES = "all92"
+TRAINING_FILES = "all96"
 # --check: how far a retrain may be from the committed files, for float differences between
 # machines (up to all64 a re-run here gave them exactly; the all70 fit does not repeat, see
 # moderation/detection/data/semantic/README.md). The first33 weights committed before were built

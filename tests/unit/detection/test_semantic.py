@@ -186,8 +186,8 @@ TRAINING_226_256 = _guard(
 UNSEEN_BY_THE_HEAD = (
     *(130, 136, 166, 172, 214, 220, 298, 304),
     *(310, 316, 322, 328, 370, 376, 382, 388),
-    *(454, 460, 466, 472),
     *(478, 484, 490, 496),
+    *(502, 508, 514, 520),
     *(526, 532, 538, 544),
 )
 # Every final set the shipped head was judged on or never saw.
@@ -323,14 +323,30 @@ TRAINING_394_424 = _guard(
 # x472: anger, violence and safety), written as final sets by writers who saw neither the detector
 # nor any other set; one x454 message found word for word in a training file was dropped (1,439
 # left). Scored once with the detector of the time (all82, rules round 40: 0.944 / 0.926 / 0.914 /
-# 0.033), then once with all92, which they judged by the fixed rule (these figures;
-# docs/moderation.md, "Retrained on 92 files"); nothing was tuned or trained on them.
-FIRST_SIGHT_454_472 = _guard(
+# 0.033), then once with all92, which they judged by the fixed rule (0.968 / 0.944 / 0.935 /
+# 0.029; docs/moderation.md, "Retrained on 92 files"). Rules rounds 41 and 42 were written from
+# their errors, and the all96 head trained on them: a TRAINING-FIT guard since, these figures
+# with all96 and rules round 42.
+TRAINING_454_472 = _guard(
     {
-        "imminent_caught": 0.968,
-        "imminent_recall": 0.944,
-        "crisis_recall": 0.935,
-        "false_alarm_rate": 0.029,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 0.990,
+        "false_alarm_rate": 0.013,
+    }
+)
+# Four blind 360s of the morning of 2026-12-03 (x502: health and care workers; x508: pregnancy
+# and loss; x514: opioid and stimulant recovery; x520: neurodivergent people), written as final
+# sets to the same brief, none dropped (1,440). Scored once with the detector of the time (all92,
+# rules round 40: 0.950 / 0.915 / 0.919 / 0.040), then once with all96 and rules round 42, which
+# they judged by the fixed rule (these figures; docs/moderation.md, "Retrained on 96 files");
+# nothing was tuned or trained on them.
+FIRST_SIGHT_502_520 = _guard(
+    {
+        "imminent_caught": 0.953,
+        "imminent_recall": 0.918,
+        "crisis_recall": 0.924,
+        "false_alarm_rate": 0.040,
     }
 )
 # Four blind 360s of the morning of 2026-12-03 (x478: older adults, grief and later life; x484:
@@ -555,6 +571,7 @@ TRAINING_POOLS = {
     "train334-364": _names("train", 334, 340, 346, 352, 358, 364),
     "train394-424": _names("train", 394, 400, 406, 412, 418, 424),
     "x430-448": _names("firstsight", 430, 436, 442, 448),
+    "x454-472": _names("firstsight", 454, 460, 466, 472),
 }
 
 
@@ -609,7 +626,9 @@ SET_GUARDS = [
     # train394-424 and x430-448: training data since the all92 retrain
     _training_fit("train394-424", 2156, TRAINING_394_424),
     _training_fit("x430-448", 1438, TRAINING_430_448),
-    _first_sight((454, 460, 466, 472), 1439, FIRST_SIGHT_454_472),
+    # x454-472: training data since the all96 retrain
+    _training_fit("x454-472", 1439, TRAINING_454_472),
+    _first_sight((502, 508, 514, 520), 1440, FIRST_SIGHT_502_520),
     _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496),
     _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544),
 ]
