@@ -1088,6 +1088,39 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i overdosed on my sleeping tablets an hour ago", "imminent", None),
     ("my brother says hell kill me if i tell anyone what he does", "imminent", None),
     ("wrote my will today and tonight is the night", "imminent", None),
+    # round 43: a wish told after "not dying, but"; the only reason still here; not caring what
+    # happens to me; pain wanted instead of death; a relapse of self-harm in its words; not
+    # eating as a punishment; home less safe than the car; hit with a belt; the news as the
+    # farewell; done, with a plea that nobody is called; pills taken and regretted; someone
+    # else's overdose with the help on its way; a spiked drink with the body's signs; a station
+    # and no train; safe for now but; a joke said to be meant; a pull not to come back down;
+    # no longer a burden tonight; "without it i ..." is no negation
+    ("i dont want to die, i just want everything to stop", "high", "suicide.wish"),
+    ("the only reason im still alive is my cat", "high", "suicide.wish"),
+    ("i honestly dont care what happens to me anymore", "high", "suicide.wish_indifferent"),
+    ("i dont want to die, i only want to feel pain", "high", "self_harm.urge"),
+    ("sh relapsed again after 3 months", "high", "self_harm.act"),
+    ("punishing myself by not eating again", "high", "self_harm.act"),
+    ("sleeping in the van tonight because its safer than the house", "high", "abuse.ongoing"),
+    ("my stepdad hits us with his belt when he is angry", "high", "abuse.ongoing"),
+    ("you will all read about me in the paper on monday", "imminent", "suicide.final_message"),
+    ("its done. please dont call an ambulance", "imminent", "suicide.attempt_now"),
+    ("swallowed all my tablets and now i want to live", "imminent", "suicide.overdose_taken"),
+    ("my cousin overdosed and the ambulance is on its way, hes barely breathing", "imminent", None),
+    ("pretty sure someone spiked my drink, everything is spinning", "imminent", None),
+    ("at the bus station. not catching a bus", "imminent", None),
+    ("the suicidal thoughts are bad tonight. im safe for now but only just", "high", None),
+    ("we joke about killing ourselves at work but i actually mean it", "high", "suicide.thoughts"),
+    (
+        "every time im on the bridge i feel this pull to go over the rail",
+        "imminent",
+        "suicide.thoughts",
+    ),
+    ("tomorrow i stop being everyones problem", "imminent", None),
+    ("music kept me going and without it i want to die", "high", None),
+    # round 43: near misses of the round's harmless kinds, which must still be raised
+    ("i overdosed on purpose last night and i still feel awful", "imminent", None),
+    ("im not ok right now and i want to die", "high", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1498,4 +1531,12 @@ NEGATIVE_CASES: list[str] = [
     "my dad takes my switch as punishment every time i get a detention lol",
     "goodbye forever to my cracked phone, the new one arrived",
     "writing goodbye letters to my old school team before we all go to different colleges",
+    # round 43: harmless near twins of the round's kinds (someone else's overdose long ago, at a
+    # station for a train that is late, a joke that stayed a joke, a pull to the fridge, a
+    # negation that is one)
+    "my brother overdosed two years ago and today he got his one year chip, so proud",
+    "at the train station, not getting on a train till 9 because of the strikes",
+    "we joke about killing ourselves at exam time but honestly its just banter",
+    "i feel this pull to the biscuit tin every evening at 9",
+    "i would never hurt myself, without my dog i would be lost though",
 ]

@@ -189,6 +189,7 @@ UNSEEN_BY_THE_HEAD = (
     *(478, 484, 490, 496),
     *(502, 508, 514, 520),
     *(526, 532, 538, 544),
+    *(574, 580, 586, 592),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -376,6 +377,21 @@ FIRST_SIGHT_526_544 = _guard(
         "imminent_recall": 0.909,
         "crisis_recall": 0.921,
         "false_alarm_rate": 0.048,
+    }
+)
+# Four more blind 360s of the same morning (x574: students far from home and young workers; x580:
+# psychosis and severe depression in community care; x586: sport fans, pubs and hobby clubs;
+# x592: parents of teenagers and adult children), written to the same brief; five messages found
+# word for word in other labelled files or in each other were dropped (1,435 left). Scored once
+# with the detector of the time (all96, rules round 42), then once with rules round 43, which
+# they judged by a rule written down first: the same answers (docs/moderation.md, "Rules round
+# 43"); nothing was tuned or trained on them. Their false alarms are over the ceiling (0.056).
+FIRST_SIGHT_574_592 = _guard(
+    {
+        "imminent_caught": 0.967,
+        "imminent_recall": 0.947,
+        "crisis_recall": 0.945,
+        "false_alarm_rate": 0.056,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -631,6 +647,7 @@ SET_GUARDS = [
     _first_sight((502, 508, 514, 520), 1440, FIRST_SIGHT_502_520),
     _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496),
     _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544),
+    _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592),
 ]
 
 
