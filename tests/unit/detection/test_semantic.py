@@ -189,6 +189,7 @@ UNSEEN_BY_THE_HEAD = (
     *(478, 484, 490, 496),
     *(502, 508, 514, 520),
     *(526, 532, 538, 544),
+    *(550, 556, 562, 568),
     *(574, 580, 586, 592),
 )
 # Every final set the shipped head was judged on or never saw.
@@ -392,6 +393,21 @@ FIRST_SIGHT_574_592 = _guard(
         "imminent_recall": 0.947,
         "crisis_recall": 0.945,
         "false_alarm_rate": 0.056,
+    }
+)
+# Four more blind 360s of the same morning (x550: domestic violence survivors; x556: gamers and
+# streamers; x562: military families; x568: the justice system and homelessness), written to the
+# same brief for a retrain that was not finished in time; two messages found word for word in
+# other labelled files were dropped (1,438 left). Nothing was decided, tuned or trained on them:
+# scored with the detector as it shipped at the end of that morning (all96, rules round 43), these
+# figures, after one look by HEAD before (all92, rules round 41: 0.959 / 0.944 / 0.937 / 0.044;
+# docs/moderation.md, "Final sets x550-x568").
+FIRST_SIGHT_550_568 = _guard(
+    {
+        "imminent_caught": 0.971,
+        "imminent_recall": 0.956,
+        "crisis_recall": 0.942,
+        "false_alarm_rate": 0.050,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -648,6 +664,8 @@ SET_GUARDS = [
     _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496),
     _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544),
     _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592),
+    # outside the head's training data and every decision
+    _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568),
 ]
 
 
