@@ -131,6 +131,15 @@ BLIND_SETS_454_472 = tuple(f"firstsight{n}" for n in (454, 460, 466, 472))
 BLIND_SETS_478_544 = tuple(
     f"firstsight{n}" for n in (478, 484, 490, 496, 502, 508, 514, 520, 526, 532, 538, 544)
 )
+ALL92 = (
+    *ALL64,
+    *TRAINING_SETS_226_256,
+    *TRAINING_SETS_262_292,
+    *TRAINING_SETS_334_364,
+    *TRAINING_SETS_394_424,
+    *BLIND_SETS_430_448,
+)
+ALL96 = (*ALL92, *BLIND_SETS_454_472)
 FILE_LISTS = {
     "first33": FIRST_33,
     "all44": ALL44,
@@ -148,33 +157,9 @@ FILE_LISTS = {
         *TRAINING_SETS_334_364,
         *TRAINING_SETS_394_424,
     ),
-    "all92": (
-        *ALL64,
-        *TRAINING_SETS_226_256,
-        *TRAINING_SETS_262_292,
-        *TRAINING_SETS_334_364,
-        *TRAINING_SETS_394_424,
-        *BLIND_SETS_430_448,
-    ),
-    "all96": (
-        *ALL64,
-        *TRAINING_SETS_226_256,
-        *TRAINING_SETS_262_292,
-        *TRAINING_SETS_334_364,
-        *TRAINING_SETS_394_424,
-        *BLIND_SETS_430_448,
-        *BLIND_SETS_454_472,
-    ),
-    "all108": (
-        *ALL64,
-        *TRAINING_SETS_226_256,
-        *TRAINING_SETS_262_292,
-        *TRAINING_SETS_334_364,
-        *TRAINING_SETS_394_424,
-        *BLIND_SETS_430_448,
-        *BLIND_SETS_454_472,
-        *BLIND_SETS_478_544,
-    ),
+    "all92": ALL92,
+    "all96": ALL96,
+    "all108": (*ALL96, *BLIND_SETS_478_544),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all96
 # since the retrain judged on x502-x520 on the morning of 2026-12-03 (docs/moderation.md,

@@ -180,9 +180,10 @@ def _live(context: ContextRule, facts: _Context) -> bool:
     return live
 
 
-def _found(facts: _Context, mask: int, start: int, stop: int) -> bool:
+def _found(facts: _Context, mask: int, start: int, stop: int, *, anchored: bool = False) -> bool:
     """Whether one of the context tests in `mask` (bit i: Gate.tests[i]) matches at a word
-    start of text[start:stop]: those of them whose words the message has are searched."""
+    start of text[start:stop] (`anchored`: at `start` itself, the start of a signal's match
+    for `unless_scope = "match"`): those of them whose words the message has are searched."""
     candidates = facts.live_words & mask
     regexes = facts.regexes
     text = facts.text
@@ -191,22 +192,10 @@ def _found(facts: _Context, mask: int, start: int, stop: int) -> bool:
         candidates ^= lowest
         regex = regexes[lowest.bit_length() - 1]
         assert regex is not None  # only a context without a pattern has none
-        if _search_word(regex, text, start, stop) is not None:
-            return True
-    return False
-
-
-def _starts(facts: _Context, mask: int, start: int, stop: int) -> bool:
-    """Whether one of the context tests in `mask` matches at `start` itself (the start of a
-    signal's match: `unless_scope = "match"`), within text[start:stop]."""
-    candidates = facts.live_words & mask
-    regexes = facts.regexes
-    while candidates:
-        lowest = candidates & -candidates
-        candidates ^= lowest
-        regex = regexes[lowest.bit_length() - 1]
-        assert regex is not None
-        if regex.match(facts.text, start, stop) is not None:
+        if anchored:
+            if regex.match(text, start, stop) is not None:
+                return True
+        elif _search_word(regex, text, start, stop) is not None:
             return True
     return False
 
@@ -252,7 +241,7 @@ def _unless(context: ContextRule, signal: _Signal, facts: _Context) -> bool:
     if context.unless_scope == "message" or not facts.live_words & context.unless_mask:
         return False  # no unless, asked already (`_live`), or its words are not there
     if context.unless_scope == "match":
-        return _starts(facts, context.unless_mask, signal.start, signal.end)
+        return _found(facts, context.unless_mask, signal.start, signal.end, anchored=True)
     s_start, s_end = facts.sentence(signal.start)
     if context.unless_scope == "clause":
         s_start, s_end = facts.clause(signal.start, s_start, s_end)
