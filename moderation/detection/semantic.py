@@ -344,13 +344,16 @@ def _gelu(np: Any, x: Array) -> Array:
     return x
 
 
-def ngram_features(normalised: str) -> set[str]:
+def ngram_features(normalised: str, *, chars: bool = True) -> set[str]:
     """The n-grams of a normalised text, as the trained weights name them: word 1- and
-    2-grams (``[a-z0-9]+`` tokens) and, prefixed with \\x01, char 3-5-grams of each
-    space-padded word (scikit-learn's ``char_wb`` analyzer)."""
+    2-grams (``[a-z0-9]+`` tokens) and, with `chars`, prefixed with \\x01, char 3-5-grams of
+    each space-padded word (scikit-learn's ``char_wb`` analyzer; weights trained since all116
+    have none)."""
     words = tokens(normalised)
     features = set(words)
     features.update(a + " " + b for a, b in itertools.pairwise(words))
+    if not chars:
+        return features
     for word in normalised.split():
         padded = " " + word + " "
         length = len(padded)
@@ -414,6 +417,8 @@ class Model:
         # Each n-gram's row in one (n-grams, 4) matrix: a message's n-grams are one gather.
         self.ngram_index: dict[str, int] = {k: i for i, k in enumerate(grams)}
         self.ngram_weights = np.array(list(grams.values()), dtype=np.float64).reshape(-1, 4)
+        # Weights trained without char n-grams: a message's are not worth making.
+        self.char_grams = any(key.startswith(_CHAR) for key in grams)
         self.examples = read_examples(data / EXAMPLES.name)
         if vectors is None or digest != examples_digest(self.examples):
             log.info("semantic stage: embedding the %d curated examples", len(self.examples))
@@ -436,7 +441,7 @@ class Model:
         np = self._np
         z = self.weights @ x.astype(np.float64) + self.bias
         index = self.ngram_index
-        found = [f for f in ngram_features(normalised) if f in index]
+        found = [f for f in ngram_features(normalised, chars=self.char_grams) if f in index]
         if not found:
             return z, [], np.zeros((0, len(CLASSES)))
         contributions = self.ngram_weights[[index[f] for f in found]]

@@ -191,6 +191,7 @@ UNSEEN_BY_THE_HEAD = (
     *(526, 532, 538, 544),
     *(550, 556, 562, 568),
     *(574, 580, 586, 592),
+    *(598, 604, 610, 616),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -410,6 +411,21 @@ FIRST_SIGHT_550_568 = _guard(
         "false_alarm_rate": 0.050,
     }
 )
+# Four more blind 360s of the afternoon of 2026-12-03 (x598: hospitality and retail workers; x604:
+# eating-disorder recovery and partners; x610: musicians, artists and online creators; x616:
+# drivers, builders and tradesmen), written to the same brief; nine messages found word for word
+# in other labelled files were dropped (1,430 left). They judged one stage candidate (all116
+# without char n-grams) by a rule written first, which kept the shipped head (docs/moderation.md,
+# "All116 without char n-grams: not shipped"): these are the figures of the detector as it
+# ships (all96, rules round 43) at first sight; nothing was tuned or trained on them.
+FIRST_SIGHT_598_616 = _guard(
+    {
+        "imminent_caught": 0.979,
+        "imminent_recall": 0.961,
+        "crisis_recall": 0.963,
+        "false_alarm_rate": 0.042,
+    }
+)
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
 # 2026-12-02, written for training; training data since the all76 retrain, so a TRAINING-FIT
 # guard. (With all76 their false alarms, 0.035, were the highest training fit of any sets; 0.015
@@ -499,6 +515,8 @@ def test_the_ngram_features_are_the_trained_analyzers() -> None:
     assert {"i", "am", "ok", "i am", "am ok"} <= features
     assert {"\x01 i ", "\x01 am", "\x01am ", "\x01 am ", "\x01 ok", "\x01 ok "} <= features
     assert "\x01 i" not in features  # char_wb keeps a short padded word whole
+    # Weights trained without char n-grams (all116 on) are read with the words alone.
+    assert semantic.ngram_features("i am ok", chars=False) == {"i", "am", "ok", "i am", "am ok"}
 
 
 @needs_model
@@ -666,6 +684,7 @@ SET_GUARDS = [
     _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592),
     # outside the head's training data and every decision
     _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568),
+    _first_sight((598, 604, 610, 616), 1430, FIRST_SIGHT_598_616),
 ]
 
 
