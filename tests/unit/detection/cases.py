@@ -1121,6 +1121,14 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     # round 43: near misses of the round's harmless kinds, which must still be raised
     ("i overdosed on purpose last night and i still feel awful", "imminent", None),
     ("im not ok right now and i want to die", "high", None),
+    # round 44: near misses of the round's harmless kinds, which must still be raised (a joke said
+    # not to be one, a cause that is a person, a chore that is no chore, ending it all too)
+    ("people think i say it as a joke but i want to die", "high", "suicide.wish"),
+    ("i used to say it as a joke. it isnt a joke anymore, i want to die", "high", None),
+    ("my stepdad made me want to die", "high", None),
+    ("i cut myself again last night on purpose", "high", "self_harm.act"),
+    ("ending it with my boyfriend tonight and then im going to end it all", "imminent", None),
+    ("i want to end it", "high", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1539,4 +1547,15 @@ NEGATIVE_CASES: list[str] = [
     "we joke about killing ourselves at exam time but honestly its just banter",
     "i feel this pull to the biscuit tin every evening at 9",
     "i would never hurt myself, without my dog i would be lost though",
+    # round 44: "(joke)" and "as a joke"; delight; a trivial cause; a thing called suicidal; hurt
+    # at a chore; ending it with a firm or a partner; the adviser named without "the"
+    "if my boss emails me one more time on a sunday im moving to the woods forever (joke)",
+    "my mates are writing my eulogy as a joke for my 50th, its mostly about my cooking",
+    "that cheesecake was so good i could die",
+    "the roadworks on the high street made me want to drive into the canal",
+    "the humidity at the festival was actually suicidal",
+    "sliced myself peeling potatoes for the sunday roast, plaster on, carrying on",
+    "burnt myself on the oven tray again, every single time",
+    "want to end it with my phone provider, three months of no signal",
+    "made a will, financial adviser said everyone with a mortgage should",
 ]

@@ -192,6 +192,7 @@ UNSEEN_BY_THE_HEAD = (
     *(550, 556, 562, 568),
     *(574, 580, 586, 592),
     *(598, 604, 610, 616),
+    *(622, 628, 634, 640),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -416,14 +417,30 @@ FIRST_SIGHT_550_568 = _guard(
 # drivers, builders and tradesmen), written to the same brief; nine messages found word for word
 # in other labelled files were dropped (1,430 left). They judged one stage candidate (all116
 # without char n-grams) by a rule written first, which kept the shipped head (docs/moderation.md,
-# "All116 without char n-grams: not shipped"): these are the figures of the detector as it
-# ships (all96, rules round 43) at first sight; nothing was tuned or trained on them.
-FIRST_SIGHT_598_616 = _guard(
+# "All116 without char n-grams: not shipped"); at first sight with the detector of the time (all96,
+# rules round 43) 0.979 / 0.961 / 0.963 / 0.042. Rules round 44 was written from their false
+# alarms: TUNED figures since, with all96 and round 44 (12 harmless raised, was 20).
+TUNED_598_616 = _guard(
     {
         "imminent_caught": 0.979,
         "imminent_recall": 0.961,
         "crisis_recall": 0.963,
-        "false_alarm_rate": 0.042,
+        "false_alarm_rate": 0.025,
+    }
+)
+# Four more blind 360s of the same afternoon (x622: teachers and school staff; x628: chronic pain
+# and long covid; x634: sex workers and nightlife; x640: migrant workers far from home, some in
+# simple English), written to the same brief; seven messages found word for word in other
+# labelled files or in each other were dropped (1,433 left). Scored once with the detector of the
+# time (all96, rules round 43), then once with rules round 44, which they judged by a rule written
+# down first: the same answers (docs/moderation.md, "Rules round 44"); nothing was tuned or
+# trained on them. Their false alarms are at the ceiling (0.050).
+FIRST_SIGHT_622_640 = _guard(
+    {
+        "imminent_caught": 0.973,
+        "imminent_recall": 0.967,
+        "crisis_recall": 0.965,
+        "false_alarm_rate": 0.050,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -684,7 +701,11 @@ SET_GUARDS = [
     _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592),
     # outside the head's training data and every decision
     _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568),
-    _first_sight((598, 604, 610, 616), 1430, FIRST_SIGHT_598_616),
+    # rules round 44's tuning sets
+    pytest.param(
+        _names("firstsight", 598, 604, 610, 616), 1430, TUNED_598_616, id="x598-616-tuned"
+    ),
+    _first_sight((622, 628, 634, 640), 1433, FIRST_SIGHT_622_640),
 ]
 
 
