@@ -1129,6 +1129,14 @@ RULE_CASES: list[tuple[str, str, str | None]] = [
     ("i cut myself again last night on purpose", "high", "self_harm.act"),
     ("ending it with my boyfriend tonight and then im going to end it all", "imminent", None),
     ("i want to end it", "high", None),
+    # round 45: the last night anywhere; do not wait for me, or ever; after a day none of it
+    # matters; followed right now, for minutes
+    ("my last morning anywhere. thank you for everything", "imminent", "suicide.final_message"),
+    ("dont wait for me at the pub on sunday, or ever", "imminent", "suicide.final_message"),
+    ("sorted the dog and the flat. after tonight nothing matters", "imminent", None),
+    ("a van has been following me for ten minutes and nobody is around", "imminent", None),
+    # round 45: near misses: a real overdose, a pet following me, followed some other day
+    ("i overdosed on my tablets an hour ago", "imminent", None),
 ]
 
 # Evasions: the same meaning behind spellings people use to get past filters.
@@ -1558,4 +1566,9 @@ NEGATIVE_CASES: list[str] = [
     "burnt myself on the oven tray again, every single time",
     "want to end it with my phone provider, three months of no signal",
     "made a will, financial adviser said everyone with a mortgage should",
+    # round 45: an overdose of chips or television; following me that is no danger
+    "about to overdose on christmas films and chocolate all weekend",
+    "my dog has been following me round the house for twenty minutes wanting a walk",
+    "a man followed me home from the station last month, i reported it and it was sorted",
+    "after friday none of it matters because im on holiday for two weeks",
 ]

@@ -193,6 +193,7 @@ UNSEEN_BY_THE_HEAD = (
     *(574, 580, 586, 592),
     *(598, 604, 610, 616),
     *(622, 628, 634, 640),
+    *(646, 652, 658, 664),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -433,14 +434,29 @@ TUNED_598_616 = _guard(
 # simple English), written to the same brief; seven messages found word for word in other
 # labelled files or in each other were dropped (1,433 left). Scored once with the detector of the
 # time (all96, rules round 43), then once with rules round 44, which they judged by a rule written
-# down first: the same answers (docs/moderation.md, "Rules round 44"); nothing was tuned or
-# trained on them. Their false alarms are at the ceiling (0.050).
-FIRST_SIGHT_622_640 = _guard(
+# down first: the same answers (docs/moderation.md, "Rules round 44"), 0.973 / 0.967 / 0.965 /
+# 0.050. Rules round 45 was written from their errors: TUNED figures since, with all96 and round 45.
+TUNED_622_640 = _guard(
     {
-        "imminent_caught": 0.973,
-        "imminent_recall": 0.967,
-        "crisis_recall": 0.965,
-        "false_alarm_rate": 0.050,
+        "imminent_caught": 0.985,
+        "imminent_recall": 0.979,
+        "crisis_recall": 0.971,
+        "false_alarm_rate": 0.048,
+    }
+)
+# Four more blind 360s of the same afternoon (x646: night-shift nurses, paramedics and care staff;
+# x652: twelve-step fellowships; x658: young people in care and care leavers; x664: divorce,
+# custody and debt), written to the same brief; three messages found word for word in other
+# labelled files were dropped (1,437 left). Scored once with the detector of the time (all96,
+# rules round 44), then once with rules round 45, which they judged by a rule written down first:
+# the same counts (docs/moderation.md, "Rules round 45"); nothing was tuned or trained on them.
+# Their false alarms are over the ceiling (0.058; x658 0.084).
+FIRST_SIGHT_646_664 = _guard(
+    {
+        "imminent_caught": 0.962,
+        "imminent_recall": 0.953,
+        "crisis_recall": 0.950,
+        "false_alarm_rate": 0.058,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -705,7 +721,11 @@ SET_GUARDS = [
     pytest.param(
         _names("firstsight", 598, 604, 610, 616), 1430, TUNED_598_616, id="x598-616-tuned"
     ),
-    _first_sight((622, 628, 634, 640), 1433, FIRST_SIGHT_622_640),
+    # rules round 45's tuning sets
+    pytest.param(
+        _names("firstsight", 622, 628, 634, 640), 1433, TUNED_622_640, id="x622-640-tuned"
+    ),
+    _first_sight((646, 652, 658, 664), 1437, FIRST_SIGHT_646_664),
 ]
 
 
