@@ -347,8 +347,8 @@ def _gelu(np: Any, x: Array) -> Array:
 def ngram_features(normalised: str, *, chars: bool = True) -> set[str]:
     """The n-grams of a normalised text, as the trained weights name them: word 1- and
     2-grams (``[a-z0-9]+`` tokens) and, with `chars`, prefixed with \\x01, char 3-5-grams of
-    each space-padded word (scikit-learn's ``char_wb`` analyzer; weights trained since all116
-    have none)."""
+    each space-padded word (scikit-learn's ``char_wb`` analyzer; weights trained with
+    ``bench/semantic_train.py --no-char-grams`` have none)."""
     words = tokens(normalised)
     features = set(words)
     features.update(a + " " + b for a, b in itertools.pairwise(words))
