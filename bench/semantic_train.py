@@ -239,12 +239,12 @@ def load_rows(files: Sequence[Path] | None = None) -> list[dict[str, str]]:
     return rows
 
 
-def vectorizers() -> tuple[CountVectorizer, ...]:
-    """The n-gram analyzers: word 1-2-grams, and char_wb 3-5-grams only with CHAR_GRAMS."""
+def vectorizers(*, char_grams: bool = CHAR_GRAMS) -> tuple[CountVectorizer, ...]:
+    """The n-gram analyzers: word 1-2-grams, and char_wb 3-5-grams with `char_grams`."""
     words = CountVectorizer(
         analyzer="word", ngram_range=(1, 2), binary=True, token_pattern=r"[a-z0-9]+", min_df=2
     )
-    if not CHAR_GRAMS:
+    if not char_grams:
         return (words,)
     chars = CountVectorizer(analyzer="char_wb", ngram_range=(3, 5), binary=True, min_df=2)
     return words, chars
@@ -253,8 +253,8 @@ def vectorizers() -> tuple[CountVectorizer, ...]:
 Fitted = tuple[LogisticRegression, tuple[CountVectorizer, ...]]
 
 
-def fit(X: np.ndarray, texts: list[str], y: np.ndarray) -> Fitted:
-    analyzers = vectorizers()
+def fit(X: np.ndarray, texts: list[str], y: np.ndarray, *, char_grams: bool = CHAR_GRAMS) -> Fitted:
+    analyzers = vectorizers(char_grams=char_grams)
     grams = sparse.hstack([a.fit_transform(texts) for a in analyzers])
     grams = normalize(grams.tocsr().astype(np.float32))
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
@@ -275,13 +275,21 @@ class _Folds:
     """Leave-one-file-out: a file's rows predicted by a model fitted on all the others (and
     the curated phrases). A class, so that a process pool can call it with a file's name."""
 
-    def __init__(self, X: np.ndarray, texts: list[str], y: np.ndarray, sets: np.ndarray) -> None:
+    def __init__(
+        self, X: np.ndarray, texts: list[str], y: np.ndarray, sets: np.ndarray, char_grams: bool
+    ) -> None:
         self.X, self.texts, self.y, self.sets = X, texts, y, sets
+        self.char_grams = char_grams
 
     def __call__(self, name: str) -> np.ndarray:
         held = np.where(self.sets == name)[0]
         train = np.where(self.sets != name)[0]
-        fitted = fit(self.X[train], [self.texts[i] for i in train], self.y[train])
+        fitted = fit(
+            self.X[train],
+            [self.texts[i] for i in train],
+            self.y[train],
+            char_grams=self.char_grams,
+        )
         return predict(fitted, self.X[held], [self.texts[i] for i in held])
 
 
@@ -293,9 +301,11 @@ def levels(P: np.ndarray, th: float, ti: float) -> np.ndarray:
     return out
 
 
-def choose(P: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+def choose(
+    P: np.ndarray, gold: np.ndarray, *, false_alarm_target: float = FALSE_ALARM_TARGET
+) -> tuple[float, float]:
     harmless = np.sort(P[gold == 0, 0])[::-1]
-    allowed = int(np.floor(FALSE_ALARM_TARGET * len(harmless)))
+    allowed = int(np.floor(false_alarm_target * len(harmless)))
     th = float(harmless[allowed] + 1e-9) if allowed < len(harmless) else 0.0
     best = (-1.0, 0.5)
     for ti in np.linspace(0.05, 0.95, 91):
@@ -357,13 +367,14 @@ def committed_model(texts: list[str]) -> Fitted:
     none). For the reference when a retrain does not give the committed weights back: the
     all70 fit does not repeat bit for bit (a second fit differed by ~2e-3 in a probability;
     the cause is not known)."""
-    analyzers = vectorizers()
-    for analyzer in analyzers:
-        analyzer.fit(texts)
     with np.load(S.WEIGHTS) as kept:
         W, b = kept["W"].astype(np.float64), kept["b"].astype(np.float64)
     with S.NGRAMS.open(encoding="utf-8") as handle:
         kept_grams = json.load(handle)["weights"]
+    # The analyzers the committed weights were trained with: char n-grams if they have any.
+    analyzers = vectorizers(char_grams=any(f.startswith("\x01") for f in kept_grams))
+    for analyzer in analyzers:
+        analyzer.fit(texts)
     vocab = vocabulary(analyzers)
     unknown = kept_grams.keys() - set(vocab)
     assert not unknown, f"n-grams not in the refitted vocabulary: {sorted(unknown)[:5]}"
@@ -377,8 +388,6 @@ def committed_model(texts: list[str]) -> Fitted:
 
 
 def main() -> None:
-    # Module settings, read by vectorizers() and choose() (also in the forked fold workers).
-    global CHAR_GRAMS, FALSE_ALARM_TARGET
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed files")
     parser.add_argument("--out", type=Path, default=S.DATA, help="where to write the files")
@@ -429,8 +438,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.check and args.files != TRAINING_FILES:
         parser.error(f"--check compares with the committed files, trained on {TRAINING_FILES}")
-    CHAR_GRAMS = not args.no_char_grams
-    FALSE_ALARM_TARGET = args.false_alarm_target
+    char_grams = not args.no_char_grams
     where = model_dir()
     if args.reference_from_committed:
         texts = [normalise(r["text"]).text for r in load_rows(training_files(args.files))]
@@ -463,7 +471,7 @@ def main() -> None:
 
     P = np.zeros((len(rows), 2))
     names = sorted(set(sets[labelled]))
-    folds = _Folds(X, texts, y, sets)
+    folds = _Folds(X, texts, y, sets, char_grams)
     if args.jobs > 1:  # each fold is fitted alone either way: the same figures
         import multiprocessing
 
@@ -473,7 +481,7 @@ def main() -> None:
         predicted = [folds(name) for name in names]
     for name, fold in zip(names, predicted, strict=True):
         P[sets == name] = fold
-    th, ti = choose(P[labelled], y[labelled])
+    th, ti = choose(P[labelled], y[labelled], false_alarm_target=args.false_alarm_target)
     if args.save_oof:
         np.savez(
             args.save_oof,
@@ -518,7 +526,7 @@ def main() -> None:
             )
     print(flush=True)
 
-    model, analyzers = fit(X, texts, y)
+    model, analyzers = fit(X, texts, y, char_grams=char_grams)
     dim = X.shape[1]
     vocab = vocabulary(analyzers)
     coef = model.coef_

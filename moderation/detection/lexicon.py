@@ -976,6 +976,28 @@ def _compile_context(entry: dict[str, Any], macros: dict[str, str]) -> ContextRu
     )
 
 
+def _shared_patterns(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The [[context]] entries with ``patterns_from = "<id>"`` given that earlier context's
+    patterns (its `unless`, scope and effect stay their own): one list for two contexts that
+    differ only in what they do, such as `joke` and `joke_soft`."""
+    by_id: dict[str, dict[str, Any]] = {}
+    resolved = []
+    for entry in entries:
+        context_id = str(entry.get("id", ""))
+        source_id = entry.get("patterns_from")
+        if source_id is not None:
+            source = by_id.get(str(source_id))
+            if "patterns" in entry or source is None or "patterns_from" in source:
+                raise LexiconError(
+                    f"context {context_id}: patterns_from must name an earlier context with "
+                    "patterns of its own, and replaces `patterns`"
+                )
+            entry = {**entry, "patterns": source.get("patterns")}
+        by_id[context_id] = entry
+        resolved.append(entry)
+    return resolved
+
+
 def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     """Read, check and compile a lexicon file."""
     with path.open("rb") as handle:
@@ -983,7 +1005,8 @@ def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     macros = {str(k): str(v) for k, v in data.get("macros", {}).items()}
     defaults = {str(k): _as_list(v, f"defaults.{k}") for k, v in data.get("defaults", {}).items()}
     contexts = {
-        ctx.id: ctx for ctx in (_compile_context(e, macros) for e in data.get("context", []))
+        ctx.id: ctx
+        for ctx in (_compile_context(e, macros) for e in _shared_patterns(data.get("context", [])))
     }
 
     rules: list[Rule] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.detection import Assessment, Category, Level, screen
-from moderation.detection.lexicon import LexiconError, _compile_context, lexicon
+from moderation.detection.lexicon import LexiconError, _compile_context, _shared_patterns, lexicon
 from tests.unit.detection.cases import EVASION_CASES, NEGATIVE_CASES, RULE_CASES
 
 
@@ -111,6 +111,23 @@ def test_an_unless_read_at_the_match_start_keeps_the_writer_as_subject() -> None
     theirs = screen("my sister says ill kill myself laughing at her jokes")
     assert theirs.level < Level.HIGH, theirs
     assert any(d.rule_id.endswith("~other_person") for d in theirs.discounted), theirs
+
+
+def test_a_context_can_take_the_patterns_of_an_earlier_one() -> None:
+    """`joke_soft` reads `joke`'s patterns (`patterns_from`), so the two cannot drift apart."""
+    contexts = lexicon().contexts
+    assert contexts["joke_soft"].pattern == contexts["joke"].pattern
+    assert contexts["joke_soft"].unless != contexts["joke"].unless
+    joke = {"id": "a", "patterns": ["x"]}
+    shared = _shared_patterns([joke, {"id": "b", "patterns_from": "a", "unless": ["y"]}])
+    assert shared[1] == {"id": "b", "patterns_from": "a", "unless": ["y"], "patterns": ["x"]}
+    for bad in (
+        [{"id": "b", "patterns_from": "a"}, joke],  # a later context
+        [joke, {"id": "b", "patterns_from": "a", "patterns": ["z"]}],  # both
+        [joke, {"id": "b", "patterns_from": "a"}, {"id": "c", "patterns_from": "b"}],  # a chain
+    ):
+        with pytest.raises(LexiconError, match="patterns_from"):
+            _shared_patterns(bad)
 
 
 def test_an_unknown_unless_scope_is_refused() -> None:

@@ -663,11 +663,15 @@ def _training_fit(pool: str, messages: int, guard: dict[str, tuple[str, float]])
 
 
 def _first_sight(
-    numbers: tuple[int, ...], messages: int, guard: dict[str, tuple[str, float]]
+    numbers: tuple[int, ...],
+    messages: int,
+    guard: dict[str, tuple[str, float]],
+    what: str = "first-sight",
 ) -> Any:
-    """Final sets firstsight<n> pooled, named by their first and last number ("x310-328")."""
+    """Final sets firstsight<n> pooled, named by their first and last number and by what their
+    figures are ("x310-328-first-sight", "x598-616-tuned")."""
     pool = _names("firstsight", *numbers)
-    return pytest.param(pool, messages, guard, id=f"x{numbers[0]}-{numbers[-1]}-first-sight")
+    return pytest.param(pool, messages, guard, id=f"x{numbers[0]}-{numbers[-1]}-{what}")
 
 
 # Every labelled set `screen_thorough` is held to, pooled where the list has several files:
@@ -718,13 +722,9 @@ SET_GUARDS = [
     # outside the head's training data and every decision
     _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568),
     # rules round 44's tuning sets
-    pytest.param(
-        _names("firstsight", 598, 604, 610, 616), 1430, TUNED_598_616, id="x598-616-tuned"
-    ),
+    _first_sight((598, 604, 610, 616), 1430, TUNED_598_616, what="tuned"),
     # rules round 45's tuning sets
-    pytest.param(
-        _names("firstsight", 622, 628, 634, 640), 1433, TUNED_622_640, id="x622-640-tuned"
-    ),
+    _first_sight((622, 628, 634, 640), 1433, TUNED_622_640, what="tuned"),
     _first_sight((646, 652, 658, 664), 1437, FIRST_SIGHT_646_664),
 ]
 
