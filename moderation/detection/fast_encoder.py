@@ -147,10 +147,17 @@ class FastEncoder(Encoder):
     Tokenizing and the embedding lookup are the exact encoder's; only the layers asked for in
     `LAYERS` (or a subset of them) can be pooled."""
 
-    def __init__(self, model_dir: Path, signed: bool | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        signed: bool | None = None,
+        tuned: Path | None = None,
+        ranges: Path = RANGES,
+    ) -> None:
         import onnxruntime
 
-        super().__init__(model_dir)
+        super().__init__(model_dir, tuned)
+        self._ranges = ranges  # the smoothing ranges of these layers (bench/semantic_ranges.py)
         # int8 weights where the CPU multiplies uint8 by int8 into 32 bits (VNNI), else uint8.
         self._signed = has_vnni() if signed is None else signed
         options = onnxruntime.SessionOptions()
@@ -186,7 +193,7 @@ class FastEncoder(Encoder):
         import numpy as np
         from onnx import TensorProto, helper, numpy_helper
 
-        with np.load(RANGES) as stored:
+        with np.load(self._ranges) as stored:
             ranges = {name: stored[name] for name in stored.files}
 
         initializers: list[Any] = []

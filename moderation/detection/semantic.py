@@ -58,6 +58,9 @@ log = logging.getLogger("moderation.detection")
 DATA = Path(__file__).resolve().parent / "data" / "semantic"
 EXAMPLES = DATA / "examples.toml"
 WEIGHTS = DATA / "weights.npz"
+# The six layers fine-tuned on the labelled sets (float16, the model package's tensor names;
+# bench/semantic_finetune.py): they replace the package's layers, whose embeddings stay.
+TUNED = DATA / "encoder.npz"
 NGRAMS = DATA / "ngrams.json"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 LAYERS = (1, 6)  # the pooled layers the model reads
@@ -132,9 +135,13 @@ class SemanticVerdict:
 
 
 class Encoder:
-    """all-MiniLM-L6-v2 in numpy: text -> mean-pooled unit vectors after chosen layers."""
+    """all-MiniLM-L6-v2 in numpy: text -> mean-pooled unit vectors after chosen layers.
 
-    def __init__(self, model_dir: Path) -> None:
+    With `tuned` (a file like `TUNED`), the tensors it holds replace the package's: the
+    stage's fine-tuned encoder. Without it, the model as published (sentence-transformers'
+    vectors to 1e-4)."""
+
+    def __init__(self, model_dir: Path, tuned: Path | None = None) -> None:
         import numpy as np
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
@@ -148,6 +155,12 @@ class Encoder:
         self._heads = int(config["num_attention_heads"])
         self._eps = float(config["layer_norm_eps"])
         weights = load_file(str(model_dir / "model.safetensors"))
+        # Which fine-tuned layers these are ("" for the model as published): a trained head
+        # names the encoder it was trained with, and `Model` refuses any other.
+        self.tuned = ""
+        if tuned is not None:
+            weights.update(read_tuned(tuned, weights))
+            self.tuned = tuned_digest(tuned)
 
         def get(name: str) -> Array:
             return np.ascontiguousarray(weights[name], dtype=np.float32)
@@ -272,6 +285,24 @@ class Encoder:
         x *= weight
         x += bias
         return x
+
+
+def read_tuned(path: Path, base: dict[str, Any]) -> dict[str, Array]:
+    """The tensors of a fine-tuned encoder file, checked against the package's `base`: each
+    must name one of its tensors and have its shape (a file for another model is refused)."""
+    import numpy as np
+
+    with np.load(path) as stored:
+        tensors = {name: np.asarray(stored[name], dtype=np.float32) for name in stored.files}
+    for name, value in tensors.items():
+        if name not in base or tuple(base[name].shape) != value.shape:
+            raise SemanticError(f"{path}: {name} {value.shape} is not a tensor of the model")
+    return tensors
+
+
+def tuned_digest(path: Path = TUNED) -> str:
+    """sha256 of the fine-tuned encoder file, which the trained head records."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class _Dense:
@@ -401,7 +432,7 @@ class Model:
         import numpy as np
 
         self._np = np
-        self.encoder = encoder if encoder is not None else make_encoder(model_dir)
+        self.encoder = encoder if encoder is not None else make_encoder(model_dir, data)
         with np.load(data / WEIGHTS.name) as stored:
             self.weights = np.asarray(stored["W"], dtype=np.float64)  # (4, 768)
             self.bias = np.asarray(stored["b"], dtype=np.float64)  # (4,)
@@ -410,6 +441,13 @@ class Model:
             layers = tuple(int(x) for x in np.atleast_1d(stored["layers"]))
             vectors = stored["example_vectors"] if "example_vectors" in stored.files else None
             digest = str(stored["example_digest"]) if "example_digest" in stored.files else ""
+            encoder_digest = str(stored["encoder"]) if "encoder" in stored.files else ""
+        if encoder_digest != self.encoder.tuned:
+            trained, given = encoder_digest[:12], self.encoder.tuned[:12]
+            raise SemanticError(
+                f"{data / WEIGHTS.name} was trained with the encoder {trained or 'as published'}"
+                f", not this one ({given or 'as published'})"
+            )
         if layers != LAYERS or self.weights.shape != (len(CLASSES), 384 * len(LAYERS)):
             raise SemanticError(f"{data / WEIGHTS.name}: unexpected layers {layers}")
         with (data / NGRAMS.name).open(encoding="utf-8") as handle:
@@ -506,15 +544,24 @@ def _show(feature: str) -> str:
     return f"|{feature[1:]}|" if feature.startswith(_CHAR) else feature
 
 
-def make_encoder(model_dir: Path) -> Encoder:
+def tuned_in(data: Path) -> Path | None:
+    """The fine-tuned layers of the stage's data folder `data`, or None (the published ones)."""
+    path = data / TUNED.name
+    return path if path.is_file() else None
+
+
+def make_encoder(model_dir: Path, data: Path = DATA) -> Encoder:
     """The fast encoder (`fast_encoder.FastEncoder`, onnxruntime with 8-bit weights), or the
-    exact numpy one when ``MODERATION_SEMANTIC_ENCODER=exact`` or onnxruntime is missing."""
+    exact numpy one when ``MODERATION_SEMANTIC_ENCODER=exact`` or onnxruntime is missing; with
+    the fine-tuned layers and the smoothing ranges of the data folder `data` (the shipped one
+    unless told)."""
+    tuned = tuned_in(data)
     if os.environ.get("MODERATION_SEMANTIC_ENCODER", "").lower() == "exact":
-        return Encoder(model_dir)
+        return Encoder(model_dir, tuned)
     from moderation.detection.fast_encoder import FastEncoder
 
-    try:
-        return FastEncoder(model_dir)  # imports onnxruntime, and onnx to build the graph
+    try:  # imports onnxruntime, and onnx to build the graph
+        return FastEncoder(model_dir, tuned=tuned, ranges=data / "ranges.npz")
     except ImportError as error:
         log.warning(
             "second stage: %r is not installed, so it runs the exact numpy encoder, about three "
@@ -522,7 +569,7 @@ def make_encoder(model_dir: Path) -> Encoder:
             "fast one",
             error.name,
         )
-    return Encoder(model_dir)
+    return Encoder(model_dir, tuned)
 
 
 def model_dir() -> Path | None:

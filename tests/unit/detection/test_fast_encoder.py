@@ -41,6 +41,9 @@ from tests.unit.detection.test_semantic import (  # noqa: F401 (the fixture need
     needs_model,
 )
 
+# The shipped data folder's fine-tuned layers (None: the published ones), as the stage loads them.
+TUNED = semantic.tuned_in(semantic.DATA)
+
 
 def test_block_weights_decode_to_within_half_a_step() -> None:
     rng = np.random.default_rng(7)
@@ -163,7 +166,8 @@ def test_unsigned_weights_give_the_signed_ones_vectors_with_vnni_and_better_ones
     # there: the uint8 form must then be the closer of the two to the exact pass.
     where = semantic.model_dir()
     assert where is not None
-    signed, unsigned = FastEncoder(where, signed=True), FastEncoder(where, signed=False)
+    signed = FastEncoder(where, signed=True, tuned=TUNED)
+    unsigned = FastEncoder(where, signed=False, tuned=TUNED)
     exact = exact_model().encoder
     vnni = has_vnni()
     texts = dev_texts()[:60] if vnni else dev_texts()
@@ -190,7 +194,7 @@ def test_the_graph_carries_no_unused_weights(
     # the uint8 form, the int8 codes beside the uint8 ones), every time the stage loads.
     where = semantic.model_dir()
     assert where is not None
-    FastEncoder(where, signed=signed).encode_layers("hello")
+    FastEncoder(where, signed=signed, tuned=TUNED).encode_layers("hello")
     assert "Removing initializer" not in capfd.readouterr().err
 
 

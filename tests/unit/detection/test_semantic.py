@@ -510,10 +510,19 @@ needs_model = pytest.mark.usefixtures("_model_installed")
 
 @functools.cache
 def exact_model() -> semantic.Model:
-    """The stage with the exact numpy encoder (the installed one is the fast encoder)."""
+    """The stage with the exact numpy encoder (the installed one is the fast encoder) and the
+    shipped layers (fine-tuned ones when the data folder has them)."""
     where = semantic.model_dir()
     assert where is not None
-    return semantic.Model(where, encoder=semantic.Encoder(where))
+    return semantic.Model(where, encoder=semantic.Encoder(where, semantic.tuned_in(semantic.DATA)))
+
+
+@functools.cache
+def published_encoder() -> semantic.Encoder:
+    """The exact encoder with the model package's own layers (all-MiniLM-L6-v2 as published)."""
+    where = semantic.model_dir()
+    assert where is not None
+    return semantic.Encoder(where)
 
 
 @needs_model
@@ -524,7 +533,7 @@ def test_the_encoder_matches_sentence_transformers() -> None:
     assert len(reference["vectors"]) >= 3
     for item in reference["vectors"]:
         expected = np.array(item["embedding"], dtype=np.float32)
-        got = exact_model().encoder.encode(item["text"])
+        got = published_encoder().encode(item["text"])
         assert got.shape == (384,)
         assert float(np.abs(got - expected).max()) < 1e-4, item["text"]
 
@@ -613,7 +622,8 @@ def test_a_raise_is_explained() -> None:
     assert verdict.nearest.level is verdict.level
     assert verdict.nearest.id.startswith(f"{verdict.level.value}.")
     assert 0.0 < verdict.similarity <= 1.0
-    assert verdict.ngrams
+    assert verdict.explain().startswith(f"p={verdict.p_crisis:.2f} ")
+    assert f"nearest {verdict.nearest.id} " in verdict.explain()
     assert verdict.p_crisis >= semantic.model().th  # type: ignore[union-attr]
     assessment = screen_thorough(text)
     last = assessment.evidence[-1]
@@ -866,3 +876,71 @@ def test_it_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not semantic.available()
     text = "everything is arranged for tomorrow and i feel calm about it now"
     assert screen_thorough(text) == screen(text)
+
+
+def _data_copy(tmp_path: Path) -> Path:
+    """A copy of the stage's data folder to alter."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in semantic.DATA.iterdir():
+        if path.is_file():
+            (data / path.name).write_bytes(path.read_bytes())
+    return data
+
+
+@needs_model
+def test_fine_tuned_layers_replace_the_published_ones(tmp_path: Path) -> None:
+    import numpy as np
+
+    where = semantic.model_dir()
+    assert where is not None
+    name = "encoder.layer.5.output.LayerNorm.bias"
+    tuned = tmp_path / "encoder.npz"
+    np.savez(tuned, **{name: np.full(384, 0.25, dtype=np.float16)})
+    text = "some nights i think it would be easier not to wake up"
+    published, changed = semantic.Encoder(where), semantic.Encoder(where, tuned)
+    assert changed.tuned == semantic.tuned_digest(tuned)
+    assert published.tuned == ""
+    # Layer 6's states move; layer 1's, which the file does not touch, stay.
+    assert np.allclose(changed.encode_layers(text)[1], published.encode_layers(text)[1])
+    assert not np.allclose(changed.encode_layers(text)[6], published.encode_layers(text)[6])
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [("encoder.layer.9.output.dense.bias", (384,)), ("encoder.layer.0.output.dense.bias", (383,))],
+    ids=["not-a-tensor-of-the-model", "wrong-shape"],
+)
+def test_a_fine_tuned_file_for_another_model_is_refused(
+    tmp_path: Path, name: str, shape: tuple[int, ...]
+) -> None:
+    import numpy as np
+
+    where = semantic.model_dir()
+    assert where is not None
+    tuned = tmp_path / "encoder.npz"
+    np.savez(tuned, **{name: np.zeros(shape, dtype=np.float16)})
+    with pytest.raises(semantic.SemanticError, match="is not a tensor of the model"):
+        semantic.Encoder(where, tuned)
+
+
+@needs_model
+def test_a_head_runs_only_with_the_encoder_it_was_trained_with(tmp_path: Path) -> None:
+    """A head records the fine-tuned layers it was trained with (sha256 of encoder.npz; none
+    for the published model): loading it with any other encoder fails, loudly, instead of
+    scoring with features it has never seen."""
+    import numpy as np
+
+    where = semantic.model_dir()
+    assert where is not None
+    data = _data_copy(tmp_path)
+    with np.load(data / semantic.WEIGHTS.name) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["encoder"] = np.array("0" * 64)
+    np.savez(data / semantic.WEIGHTS.name, **arrays)
+    with pytest.raises(semantic.SemanticError, match="was trained with the encoder 000000000000"):
+        semantic.Model(where, data=data, encoder=semantic.Encoder(where, semantic.tuned_in(data)))
+    # The stage's own folder: its head and its encoder agree.
+    shipped = semantic.tuned_in(semantic.DATA)
+    assert exact_model().encoder.tuned == (semantic.tuned_digest(shipped) if shipped else "")
