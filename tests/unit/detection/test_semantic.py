@@ -194,6 +194,9 @@ UNSEEN_BY_THE_HEAD = (
     *(598, 604, 610, 616),
     *(622, 628, 634, 640),
     *(646, 652, 658, 664),
+    *(670, 676, 682, 688),
+    *(694, 700, 706, 712),
+    *(718, 724, 730, 736),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -457,6 +460,42 @@ FIRST_SIGHT_646_664 = _guard(
         "imminent_recall": 0.953,
         "crisis_recall": 0.950,
         "false_alarm_rate": 0.058,
+    }
+)
+# Twelve blind 360s of the evening of 2026-12-03, written to the same brief for the fine-tuned
+# encoder's judgment (docs/moderation.md, "Fine-tuned encoder"); messages found word for word in
+# other labelled files or in each other were dropped. x670 (farming and fishing communities),
+# x676 (university staff and PhD students), x682 (leaving prison, probation, their families) and
+# x688 (older men living alone) judged its first thresholds (1,434 left); x694 (nurses, doctors,
+# pharmacists), x700 (young working-class men), x706 (HIV, hepatitis, long-term infection) and
+# x712 (gamblers, crypto traders, debt) confirmed them and failed them, which is why the shipped
+# thresholds leave a margin (1,435 left); x718 (addiction treatment, sober living), x724 (night
+# and zero-hours workers), x730 (bereaved parents and siblings) and x736 (online fandoms and
+# roleplay) judged the shipped thresholds (1,432 left). Nothing was trained on them; these are
+# the shipped head's figures (rules round 45). With the head before (all96 logistic):
+# 0.959 / 0.950 / 0.925 / 0.048, 0.976 / 0.959 / 0.925 / 0.050 and 0.973 / 0.959 / 0.941 / 0.056.
+JUDGED_670_688 = _guard(
+    {
+        "imminent_caught": 0.982,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.957,
+        "false_alarm_rate": 0.033,
+    }
+)
+JUDGED_694_712 = _guard(
+    {
+        "imminent_caught": 0.974,
+        "imminent_recall": 0.956,
+        "crisis_recall": 0.930,
+        "false_alarm_rate": 0.038,
+    }
+)
+FIRST_SIGHT_718_736 = _guard(
+    {
+        "imminent_caught": 0.982,
+        "imminent_recall": 0.962,
+        "crisis_recall": 0.954,
+        "false_alarm_rate": 0.042,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -736,6 +775,10 @@ SET_GUARDS = [
     # rules round 45's tuning sets
     _first_sight((622, 628, 634, 640), 1433, TUNED_622_640, what="tuned"),
     _first_sight((646, 652, 658, 664), 1437, FIRST_SIGHT_646_664),
+    # judged the fine-tuned encoder (docs/moderation.md, "Fine-tuned encoder")
+    _first_sight((670, 676, 682, 688), 1434, JUDGED_670_688, what="judged"),
+    _first_sight((694, 700, 706, 712), 1435, JUDGED_694_712, what="judged"),
+    _first_sight((718, 724, 730, 736), 1432, FIRST_SIGHT_718_736),
 ]
 
 
