@@ -1,4 +1,11 @@
-"""Train the detector's second stage and write its weights (moderation/detection/data/semantic/).
+"""Train the second stage's logistic head on the published encoder (the heads until 2026-12-03).
+
+Since the evening of 2026-12-03 the shipped head is the fine-tuned encoder's
+(bench/semantic_finetune.py); this script trains the kind of head before it, on the published
+MiniLM layers, into a data folder without ``encoder.npz`` (``--out DIR``: keep it out of the
+shipped folder, whose head would no longer match its layers). ``--check`` and
+``--reference-from-committed`` compared with a committed logistic head and refuse to run
+while the committed head is the fine-tuned one.
 
     .venv/bin/python -m pip install -e ".[train]"      # scikit-learn: training only
     .venv/bin/python bench/semantic_train.py            # rebuild weights.npz and ngrams.json
@@ -439,6 +446,13 @@ def main() -> None:
     if args.check and args.files != TRAINING_FILES:
         parser.error(f"--check compares with the committed files, trained on {TRAINING_FILES}")
     char_grams = not args.no_char_grams
+    if (args.check or args.reference_from_committed) and S.tuned_in(S.DATA) is not None:
+        parser.error(
+            "the committed head is the fine-tuned encoder's (bench/semantic_finetune.py), not a "
+            "logistic head this script could reproduce"
+        )
+    if args.out.resolve() == S.DATA.resolve() and S.tuned_in(S.DATA) is not None:
+        parser.error(f"--out {S.DATA} holds the fine-tuned head: write a logistic head elsewhere")
     where = model_dir()
     if args.reference_from_committed:
         texts = [normalise(r["text"]).text for r in load_rows(training_files(args.files))]
