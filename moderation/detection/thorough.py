@@ -27,10 +27,11 @@ log = logging.getLogger("moderation.detection")
 @dataclass(frozen=True, slots=True)
 class ModelEvidence(Evidence):
     """The second stage's evidence: the whole message (the model reads all of it), and a
-    note with its probability, the nearest curated example and the n-grams that weighed most.
+    note with its probabilities and the nearest curated example (and, for a head that reads
+    n-grams, those that weighed most).
 
     ``label()`` reads e.g. ``semantic.imminent:'...' (p=0.97 p_imminent=0.81; nearest
-    imminent.attempt_under_way.1 (0.83) '...'; n-grams 'took', |bott|)``.
+    imminent.attempt_under_way.1 (0.83) '...')``.
     """
 
     note: str = ""
@@ -123,9 +124,10 @@ def combine(rules: Assessment, verdict: semantic.SemanticVerdict | None, text: s
 def screen_thorough(text: str, recent: Sequence[str] = ()) -> Assessment:
     """The rules' assessment of `text`, raised (never lowered) by the second stage.
 
-    Costs about one MiniLM forward pass through six layers on top of `screen()` (about 10 ms
-    per message on one core, over the 5 ms send-path budget; docs/moderation.md, "Second
-    stage", gives the measured p50/p99 and what was tried to cut it).
+    Costs about one MiniLM forward pass through six layers on top of `screen()` (p50 about 3-5
+    ms on one core with the fast encoder, p99 over the 5 ms budget on some CPUs;
+    docs/moderation.md, "Second stage", gives the measured p50/p99 and what was tried to cut
+    it).
     """
     rules = screen(text, recent=recent)
     try:
