@@ -310,9 +310,9 @@ def write_reference(net: Net, model_dir: Path) -> None:
     print(f"wrote the {len(items)} reference probabilities in {T.REFERENCE}")
 
 
-def _cal_rows() -> list[tuple[str, int, int, bool]]:
+def _cal_rows(cal: tuple[str, ...] = CAL) -> list[tuple[str, int, int, bool]]:
     rows = []
-    for stem in CAL:
+    for stem in cal:
         with (T.UNIT / f"{stem}.jsonl").open(encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
@@ -355,10 +355,12 @@ def net_probabilities(net: Net, model_dir: Path, texts: list[str]) -> Any:
     return out
 
 
-def choose(net: Net, model_dir: Path, old: S.Model) -> tuple[float, float]:
-    """th and ti on CAL by the rule in the module's docstring, from the net's own
+def choose(
+    net: Net, model_dir: Path, old: S.Model, cal: tuple[str, ...] = CAL
+) -> tuple[float, float]:
+    """th and ti on the sets `cal` by the rule in the module's docstring, from the net's own
     probabilities (`net_probabilities`: how the shipped thresholds were chosen)."""
-    rows = _cal_rows()
+    rows = _cal_rows(cal)
     gold = np.array([r[1] for r in rows])
     rules = np.array([r[2] for r in rows])
     kept = np.array([r[3] for r in rows])
@@ -398,6 +400,9 @@ def main() -> None:
     parser.add_argument("--th", type=float, default=TH)
     parser.add_argument("--ti", type=float, default=TI)
     parser.add_argument("--choose", type=Path, metavar="OLD_DATA")
+    parser.add_argument(
+        "--cal", help="the sets --choose picks th and ti on, comma-separated (default CAL)"
+    )
     parser.add_argument("--state", type=Path, help="write the trained torch state here too")
     parser.add_argument("--from-state", type=Path, help="export this torch state, no training")
     parser.add_argument(
@@ -420,7 +425,9 @@ def main() -> None:
     net.eval()
     export(net, args.out, args.files, args.th, args.ti, model_dir)
     if args.choose:
-        th, ti = choose(net, model_dir, S.Model(model_dir, data=args.choose))
+        cal = tuple(args.cal.split(",")) if args.cal else CAL
+        assert not set(cal) & set(T.FILE_LISTS[args.files]), "a CAL set is training data"
+        th, ti = choose(net, model_dir, S.Model(model_dir, data=args.choose), cal)
         print(f"chosen on CAL: th {th} ti {ti}")
         export(net, args.out, args.files, th, ti, model_dir)
     if args.reference:
