@@ -180,7 +180,8 @@ FILE_LISTS = {
     "all96": ALL96,
     "all108": (*ALL96, *BLIND_SETS_478_544),
     "all116": ALL116,
-    # all128: all96 and the 32 final sets x478-x664 (a fine-tuned candidate, judged on x742-x760)
+    # all128: all96 and the 32 final sets x478-x664 (a fine-tuned candidate judged on x742-x760,
+    # not shipped: docs/moderation.md, "Fine-tuned on 128 files")
     "all128": (*ALL96, *(f"firstsight{n}" for n in range(478, 665, 6))),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all96

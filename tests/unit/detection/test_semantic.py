@@ -197,6 +197,7 @@ UNSEEN_BY_THE_HEAD = (
     *(670, 676, 682, 688),
     *(694, 700, 706, 712),
     *(718, 724, 730, 736),
+    *(742, 748, 754, 760),
 )
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
@@ -498,6 +499,20 @@ FIRST_SIGHT_718_736 = _guard(
         "false_alarm_rate": 0.042,
     }
 )
+# Four more blind 360s of the same evening (x742: hospital cleaning, catering and security staff;
+# x748: adult children caring for a parent with dementia; x754: autism or ADHD diagnosed late;
+# x760: seasonal and agricultural migrant workers), written to the same brief to judge a third
+# fine-tuned candidate (trained on all128), which they did not ship; seven messages found word
+# for word in other labelled files were dropped (1,433 left). First sight of the shipped head:
+# each of the four sets within every floor.
+FIRST_SIGHT_742_760 = _guard(
+    {
+        "imminent_caught": 0.974,
+        "imminent_recall": 0.965,
+        "crisis_recall": 0.946,
+        "false_alarm_rate": 0.037,
+    }
+)
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
 # 2026-12-02, written for training; training data since the all76 retrain, so a TRAINING-FIT
 # guard. (With all76 their false alarms, 0.035, were the highest training fit of any sets; 0.015
@@ -779,6 +794,7 @@ SET_GUARDS = [
     _first_sight((670, 676, 682, 688), 1434, JUDGED_670_688, what="judged"),
     _first_sight((694, 700, 706, 712), 1435, JUDGED_694_712, what="judged"),
     _first_sight((718, 724, 730, 736), 1432, FIRST_SIGHT_718_736),
+    _first_sight((742, 748, 754, 760), 1433, FIRST_SIGHT_742_760),
 ]
 
 
