@@ -194,15 +194,22 @@ def batches(
         yield group, ids, mask, target
 
 
-def train(args: argparse.Namespace, model_dir: Path) -> Net:
+def _tokenizer(model_dir: Path, max_tokens: int) -> Any:
+    """The model's own tokenizer, one text at a time, cut to `max_tokens`."""
     from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_tokens)
+    return tokenizer
+
+
+def train(args: argparse.Namespace, model_dir: Path) -> Net:
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(TRAIN_TOKENS)
+    tokenizer = _tokenizer(model_dir, TRAIN_TOKENS)
     rows = T.load_rows(T.training_files(args.files))
     encoded = [tokenizer.encode(r["text"]).ids for r in rows]
     labels = [RANK[r["level"]] for r in rows]
@@ -280,11 +287,7 @@ def write_reference(net: Net, model_dir: Path) -> None:
     """The reference probabilities test_semantic.py holds the stage to, from torch: the
     trained net with its layers rounded to float16 as `export` stores them, on the full text
     (up to the stage's 256 tokens), the head's logits / 1 as the stage computes them."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(S.MAX_TOKENS)
+    tokenizer = _tokenizer(model_dir, S.MAX_TOKENS)
     rounded = Net(model_dir)
     rounded.load_state_dict(net.state_dict())
     with torch.no_grad():
@@ -340,11 +343,7 @@ def _figures(gold: Any, pred: Any) -> tuple[int, int, int, int, float]:
 def net_probabilities(net: Net, model_dir: Path, texts: list[str]) -> Any:
     """(P(high) + P(imminent), P(imminent)) of `texts` from the trained net itself, as in
     training (float32 layers, texts cut to TRAIN_TOKENS), in batches of similar length."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(TRAIN_TOKENS)
+    tokenizer = _tokenizer(model_dir, TRAIN_TOKENS)
     encoded = [tokenizer.encode(text).ids for text in texts]
     out = np.zeros((len(texts), 2))
     net.eval()

@@ -5,8 +5,8 @@
 
 The ranges are the largest |input| per channel of the products whose inputs the fast encoder
 smooths (fast_encoder.SMOOTHED, in every layer), over the curated phrases of examples.toml,
-from the exact numpy pass (fast_encoder.input_ranges) with the fine-tuned layers. Run it again when examples.toml or the
-model changes. Needs no Django.
+from the exact numpy pass (fast_encoder.input_ranges) with the data folder's fine-tuned layers.
+Run it again when examples.toml or the model changes. Needs no Django.
 """
 
 from __future__ import annotations

@@ -160,8 +160,8 @@ class Encoder:
         # names the encoder it was trained with, and `Model` refuses any other.
         self.tuned = ""
         if tuned is not None:
-            weights.update(read_tuned(tuned, weights))
-            self.tuned = tuned_digest(tuned)
+            layers, self.tuned = read_tuned(tuned, weights)
+            weights.update(layers)
 
         def get(name: str) -> Array:
             return np.ascontiguousarray(weights[name], dtype=np.float32)
@@ -288,17 +288,21 @@ class Encoder:
         return x
 
 
-def read_tuned(path: Path, base: dict[str, Any]) -> dict[str, Array]:
-    """The tensors of a fine-tuned encoder file, checked against the package's `base`: each
-    must name one of its tensors and have its shape (a file for another model is refused)."""
+def read_tuned(path: Path, base: dict[str, Any]) -> tuple[dict[str, Array], str]:
+    """The tensors of a fine-tuned encoder file and its sha256 (`tuned_digest`), from one read,
+    checked against the package's `base`: each must name one of its tensors and have its shape
+    (a file for another model is refused)."""
+    import io
+
     import numpy as np
 
-    with np.load(path) as stored:
+    data = path.read_bytes()
+    with np.load(io.BytesIO(data)) as stored:
         tensors = {name: np.asarray(stored[name], dtype=np.float32) for name in stored.files}
     for name, value in tensors.items():
         if name not in base or tuple(base[name].shape) != value.shape:
             raise SemanticError(f"{path}: {name} {value.shape} is not a tensor of the model")
-    return tensors
+    return tensors, hashlib.sha256(data).hexdigest()
 
 
 def tuned_digest(path: Path = TUNED) -> str:
@@ -480,7 +484,12 @@ class Model:
         np = self._np
         z = self.weights @ x.astype(np.float64) + self.bias
         index = self.ngram_index
-        found = [f for f in ngram_features(normalised, chars=self.char_grams) if f in index]
+        # A head without n-grams (the fine-tuned one) skips making the message's n-grams.
+        found = (
+            [f for f in ngram_features(normalised, chars=self.char_grams) if f in index]
+            if index
+            else []
+        )
         if not found:
             return z, [], np.zeros((0, len(CLASSES)))
         contributions = self.ngram_weights[[index[f] for f in found]]
