@@ -183,8 +183,12 @@ FILE_LISTS = {
     # all128: all96 and the 32 final sets x478-x664 (a fine-tuned candidate judged on x742-x760,
     # not shipped: docs/moderation.md, "Fine-tuned on 128 files")
     "all128": (*ALL96, *(f"firstsight{n}" for n in range(478, 665, 6))),
+    # all136: all128 and x670-x712, the sets candidate 3 chose its thresholds on (a fine-tuned
+    # candidate with thresholds chosen on x718-x760, judged on x766-x808: docs/moderation.md)
+    "all136": (*ALL96, *(f"firstsight{n}" for n in range(478, 713, 6))),
 }
-# The list the committed weights in moderation/detection/data/semantic were trained on: all96
+# The list the committed weights in moderation/detection/data/semantic were trained on: all136
+# since the fine-tuned retrain judged on x766-x808 on 2026-12-04 ("Fine-tuned on 136 files"), all96
 # since the retrain judged on x502-x520 on the morning of 2026-12-03 (docs/moderation.md,
 # "Retrained on 96 files"), all92 before it (judged on x454-x472 in the evening of 2026-12-02,
 # "Retrained on 92 files"), all82 before it (judged on x310-x328 that afternoon, "Retrained on 82
@@ -193,7 +197,7 @@ FILE_LISTS = {
 # 2026-12-01, "Retrained on 70 files"), all64 before that (judged the same way, "Retrained
 # on 64 files"), all54 before that (all50 for an hour before that), all44 after the retrain judged
 # on x58-63, first33 before.
-TRAINING_FILES = "all96"
+TRAINING_FILES = "all136"
 # --check: how far a retrain may be from the committed files, for float differences between
 # machines (up to all64 a re-run here gave them exactly; the all70 fit does not repeat, see
 # moderation/detection/data/semantic/README.md). The first33 weights committed before were built
