@@ -58,7 +58,7 @@ FRESH_GUARD = _guard(
         "imminent_caught": 1.000,
         "imminent_recall": 1.000,
         "crisis_recall": 0.992,
-        "false_alarm_rate": 0.013,
+        "false_alarm_rate": 0.000,
     }
 )
 # firstsight52.jsonl: 300 messages written by someone who never saw the detector (w52-57).
@@ -126,18 +126,18 @@ FIRST_SIGHT_64 = _guard(
 # x310-328, "Retrained on 82 files"), these: a regression guard.
 FIRST_SIGHT_70 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.941,
-        "crisis_recall": 0.933,
-        "false_alarm_rate": 0.025,
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.953,
+        "crisis_recall": 0.972,
+        "false_alarm_rate": 0.008,
     }
 )
 FIRST_SIGHT_76 = _guard(
     {
-        "imminent_caught": 0.965,
-        "imminent_recall": 0.953,
-        "crisis_recall": 0.961,
-        "false_alarm_rate": 0.042,
+        "imminent_caught": 1.000,
+        "imminent_recall": 0.988,
+        "crisis_recall": 0.983,
+        "false_alarm_rate": 0.033,
     }
 )
 # train82-124.jsonl, pooled (2,880 messages): written for training by eight more blind writers.
@@ -146,9 +146,9 @@ FIRST_SIGHT_76 = _guard(
 TRAINING_82_124 = _guard(
     {
         "imminent_caught": 0.994,
-        "imminent_recall": 0.994,
-        "crisis_recall": 0.992,
-        "false_alarm_rate": 0.007,
+        "imminent_recall": 0.991,
+        "crisis_recall": 0.988,
+        "false_alarm_rate": 0.006,
     }
 )
 # train178-208.jsonl, pooled (2,160 messages): written for training by six more blind writers on
@@ -157,18 +157,18 @@ TRAINING_178_208 = _guard(
     {
         "imminent_caught": 0.996,
         "imminent_recall": 0.996,
-        "crisis_recall": 0.990,
-        "false_alarm_rate": 0.010,
+        "crisis_recall": 0.991,
+        "false_alarm_rate": 0.008,
     }
 )
 # train226-256.jsonl, pooled (2,160 messages): six more blind writers of late 2026-12-01, written
 # for training; training data since the all70 retrain, so a TRAINING-FIT guard.
 TRAINING_226_256 = _guard(
     {
-        "imminent_caught": 0.996,
-        "imminent_recall": 0.996,
-        "crisis_recall": 0.989,
-        "false_alarm_rate": 0.008,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.992,
+        "crisis_recall": 0.985,
+        "false_alarm_rate": 0.007,
     }
 )
 # Four blind 360s the shipped head (all76) has never seen and nothing was decided on: writers of
@@ -186,27 +186,22 @@ TRAINING_226_256 = _guard(
 UNSEEN_BY_THE_HEAD = (
     *(130, 136, 166, 172, 214, 220, 298, 304),
     *(310, 316, 322, 328, 370, 376, 382, 388),
-    *(478, 484, 490, 496),
-    *(502, 508, 514, 520),
-    *(526, 532, 538, 544),
-    *(550, 556, 562, 568),
-    *(574, 580, 586, 592),
-    *(598, 604, 610, 616),
-    *(622, 628, 634, 640),
-    *(646, 652, 658, 664),
-    *(670, 676, 682, 688),
-    *(694, 700, 706, 712),
     *(718, 724, 730, 736),
     *(742, 748, 754, 760),
+    *(766, 772, 778, 784),
+    *(790, 796, 802, 808),
 )
+# Since the all136 fine-tune (2026-12-04) x478-x712 are its training data (TRAINING_POOLS),
+# x718-x760 chose its thresholds and x766-x808 judged it; every figure below is the all136
+# head's (rules round 45), each comment's history aside.
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
 FIRST_SIGHT_130_136 = _guard(
     {
-        "imminent_caught": 0.971,
-        "imminent_recall": 0.953,
-        "crisis_recall": 0.933,
-        "false_alarm_rate": 0.033,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.967,
+        "false_alarm_rate": 0.029,
     }
 )
 # Two more blind 360s by writers of the evening of 2026-12-01 who saw neither the detector nor
@@ -219,10 +214,10 @@ FIRST_SIGHT_130_136 = _guard(
 # "Retrained on 70 files", "Retrained on 76 files", "Retrained on 82 files").
 FIRST_SIGHT_166_172 = _guard(
     {
-        "imminent_caught": 0.988,
-        "imminent_recall": 0.982,
-        "crisis_recall": 0.936,
-        "false_alarm_rate": 0.025,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.971,
+        "crisis_recall": 0.969,
+        "false_alarm_rate": 0.017,
     }
 )
 # Two last blind 360s of 2026-12-01, written after the all64 head was chosen and scored once
@@ -234,10 +229,10 @@ FIRST_SIGHT_166_172 = _guard(
 # "Retrained on 82 files").
 FIRST_SIGHT_214_220 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.935,
-        "crisis_recall": 0.931,
-        "false_alarm_rate": 0.029,
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.959,
+        "crisis_recall": 0.969,
+        "false_alarm_rate": 0.025,
     }
 )
 # Two blind 360s of the morning of 2026-12-02 (x298: workers at the end of their rope; x304:
@@ -250,10 +245,10 @@ FIRST_SIGHT_214_220 = _guard(
 # their texts or answers (docs/moderation.md, "Retrained on 76 files", "Retrained on 82 files").
 FIRST_SIGHT_298_304 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.935,
-        "crisis_recall": 0.939,
-        "false_alarm_rate": 0.058,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.971,
+        "crisis_recall": 0.972,
+        "false_alarm_rate": 0.071,
     }
 )
 # Four blind 360s of 2026-12-02 (x310: tech, office and remote workers; x316: athletes and sports
@@ -267,10 +262,10 @@ FIRST_SIGHT_298_304 = _guard(
 # ("Retrained on 82 files"): with it, these figures (24 raised), one look past first sight.
 FIRST_SIGHT_310_328 = _guard(
     {
-        "imminent_caught": 0.976,
-        "imminent_recall": 0.965,
-        "crisis_recall": 0.928,
-        "false_alarm_rate": 0.050,
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.974,
+        "crisis_recall": 0.954,
+        "false_alarm_rate": 0.027,
     }
 )
 # Two blind 360s of the afternoon of 2026-12-02 (x370: older adults; x376: LGBTQ+ people), written
@@ -281,10 +276,10 @@ FIRST_SIGHT_310_328 = _guard(
 # on 82 files"). One x376 message is word for word a train208 one (same label).
 FIRST_SIGHT_370_376 = _guard(
     {
-        "imminent_caught": 0.947,
-        "imminent_recall": 0.941,
-        "crisis_recall": 0.919,
-        "false_alarm_rate": 0.029,
+        "imminent_caught": 0.965,
+        "imminent_recall": 0.953,
+        "crisis_recall": 0.950,
+        "false_alarm_rate": 0.025,
     }
 )
 # Two more blind 360s of the afternoon of 2026-12-02 (x382: ordinary peer-support groups, no one
@@ -294,9 +289,9 @@ FIRST_SIGHT_370_376 = _guard(
 # decided, tuned or trained on them (docs/moderation.md, "Retrained on 82 files").
 FIRST_SIGHT_382_388 = _guard(
     {
-        "imminent_caught": 0.976,
-        "imminent_recall": 0.971,
-        "crisis_recall": 0.950,
+        "imminent_caught": 0.982,
+        "imminent_recall": 0.982,
+        "crisis_recall": 0.961,
         "false_alarm_rate": 0.037,
     }
 )
@@ -313,7 +308,7 @@ TRAINING_430_448 = _guard(
         "imminent_caught": 0.991,
         "imminent_recall": 0.991,
         "crisis_recall": 0.983,
-        "false_alarm_rate": 0.017,
+        "false_alarm_rate": 0.015,
     }
 )
 # train394-424.jsonl, pooled (2,156 messages): six blind writers asked for imminent risk told with
@@ -321,10 +316,10 @@ TRAINING_430_448 = _guard(
 # a TRAINING-FIT guard.
 TRAINING_394_424 = _guard(
     {
-        "imminent_caught": 0.996,
-        "imminent_recall": 0.996,
-        "crisis_recall": 0.988,
-        "false_alarm_rate": 0.010,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.994,
+        "crisis_recall": 0.986,
+        "false_alarm_rate": 0.011,
     }
 )
 # Four blind 360s of the evening of 2026-12-02 (x454: bipolar disorder, psychosis, eating
@@ -339,9 +334,9 @@ TRAINING_394_424 = _guard(
 TRAINING_454_472 = _guard(
     {
         "imminent_caught": 1.000,
-        "imminent_recall": 1.000,
-        "crisis_recall": 0.990,
-        "false_alarm_rate": 0.013,
+        "imminent_recall": 0.997,
+        "crisis_recall": 0.992,
+        "false_alarm_rate": 0.010,
     }
 )
 # Four blind 360s of the morning of 2026-12-03 (x502: health and care workers; x508: pregnancy
@@ -352,10 +347,10 @@ TRAINING_454_472 = _guard(
 # nothing was tuned or trained on them.
 FIRST_SIGHT_502_520 = _guard(
     {
-        "imminent_caught": 0.953,
-        "imminent_recall": 0.918,
-        "crisis_recall": 0.924,
-        "false_alarm_rate": 0.040,
+        "imminent_caught": 0.997,
+        "imminent_recall": 0.997,
+        "crisis_recall": 0.990,
+        "false_alarm_rate": 0.021,
     }
 )
 # Four blind 360s of the morning of 2026-12-03 (x478: older adults, grief and later life; x484:
@@ -367,10 +362,10 @@ FIRST_SIGHT_502_520 = _guard(
 # was tuned or trained on them. Their false alarms are over the ceiling (0.071).
 FIRST_SIGHT_478_496 = _guard(
     {
-        "imminent_caught": 0.956,
-        "imminent_recall": 0.935,
-        "crisis_recall": 0.932,
-        "false_alarm_rate": 0.071,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 0.996,
+        "false_alarm_rate": 0.008,
     }
 )
 # Four more blind 360s of the same morning (x526: chronic illness and disability; x532: men who
@@ -381,10 +376,10 @@ FIRST_SIGHT_478_496 = _guard(
 # "Rules round 42"); nothing was tuned or trained on them.
 FIRST_SIGHT_526_544 = _guard(
     {
-        "imminent_caught": 0.926,
-        "imminent_recall": 0.909,
-        "crisis_recall": 0.921,
-        "false_alarm_rate": 0.048,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 0.993,
+        "false_alarm_rate": 0.019,
     }
 )
 # Four more blind 360s of the same morning (x574: students far from home and young workers; x580:
@@ -396,10 +391,10 @@ FIRST_SIGHT_526_544 = _guard(
 # 43"); nothing was tuned or trained on them. Their false alarms are over the ceiling (0.056).
 FIRST_SIGHT_574_592 = _guard(
     {
-        "imminent_caught": 0.967,
-        "imminent_recall": 0.947,
-        "crisis_recall": 0.945,
-        "false_alarm_rate": 0.056,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.994,
+        "crisis_recall": 0.993,
+        "false_alarm_rate": 0.023,
     }
 )
 # Four more blind 360s of the same morning (x550: domestic violence survivors; x556: gamers and
@@ -411,10 +406,10 @@ FIRST_SIGHT_574_592 = _guard(
 # docs/moderation.md, "Final sets x550-x568").
 FIRST_SIGHT_550_568 = _guard(
     {
-        "imminent_caught": 0.971,
-        "imminent_recall": 0.956,
-        "crisis_recall": 0.942,
-        "false_alarm_rate": 0.050,
+        "imminent_caught": 0.997,
+        "imminent_recall": 0.997,
+        "crisis_recall": 0.989,
+        "false_alarm_rate": 0.015,
     }
 )
 # Four more blind 360s of the afternoon of 2026-12-03 (x598: hospitality and retail workers; x604:
@@ -427,10 +422,10 @@ FIRST_SIGHT_550_568 = _guard(
 # alarms: TUNED figures since, with all96 and round 44 (12 harmless raised, was 20).
 TUNED_598_616 = _guard(
     {
-        "imminent_caught": 0.979,
-        "imminent_recall": 0.961,
-        "crisis_recall": 0.963,
-        "false_alarm_rate": 0.025,
+        "imminent_caught": 0.994,
+        "imminent_recall": 0.994,
+        "crisis_recall": 0.987,
+        "false_alarm_rate": 0.017,
     }
 )
 # Four more blind 360s of the same afternoon (x622: teachers and school staff; x628: chronic pain
@@ -442,10 +437,10 @@ TUNED_598_616 = _guard(
 # 0.050. Rules round 45 was written from their errors: TUNED figures since, with all96 and round 45.
 TUNED_622_640 = _guard(
     {
-        "imminent_caught": 0.985,
-        "imminent_recall": 0.979,
-        "crisis_recall": 0.971,
-        "false_alarm_rate": 0.048,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 0.994,
+        "false_alarm_rate": 0.015,
     }
 )
 # Four more blind 360s of the same afternoon (x646: night-shift nurses, paramedics and care staff;
@@ -457,10 +452,10 @@ TUNED_622_640 = _guard(
 # Their false alarms are over the ceiling (0.058; x658 0.084).
 FIRST_SIGHT_646_664 = _guard(
     {
-        "imminent_caught": 0.962,
-        "imminent_recall": 0.953,
-        "crisis_recall": 0.950,
-        "false_alarm_rate": 0.058,
+        "imminent_caught": 0.991,
+        "imminent_recall": 0.991,
+        "crisis_recall": 0.989,
+        "false_alarm_rate": 0.029,
     }
 )
 # Twelve blind 360s of the evening of 2026-12-03, written to the same brief for the fine-tuned
@@ -477,26 +472,26 @@ FIRST_SIGHT_646_664 = _guard(
 # 0.959 / 0.950 / 0.925 / 0.048, 0.976 / 0.959 / 0.925 / 0.050 and 0.973 / 0.959 / 0.941 / 0.056.
 JUDGED_670_688 = _guard(
     {
-        "imminent_caught": 0.982,
-        "imminent_recall": 0.976,
-        "crisis_recall": 0.957,
-        "false_alarm_rate": 0.033,
+        "imminent_caught": 1.000,
+        "imminent_recall": 1.000,
+        "crisis_recall": 0.987,
+        "false_alarm_rate": 0.017,
     }
 )
 JUDGED_694_712 = _guard(
     {
-        "imminent_caught": 0.974,
-        "imminent_recall": 0.956,
-        "crisis_recall": 0.930,
-        "false_alarm_rate": 0.038,
+        "imminent_caught": 0.997,
+        "imminent_recall": 0.991,
+        "crisis_recall": 0.987,
+        "false_alarm_rate": 0.008,
     }
 )
 FIRST_SIGHT_718_736 = _guard(
     {
-        "imminent_caught": 0.982,
-        "imminent_recall": 0.962,
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.968,
         "crisis_recall": 0.954,
-        "false_alarm_rate": 0.042,
+        "false_alarm_rate": 0.031,
     }
 )
 # Four more blind 360s of the same evening (x742: hospital cleaning, catering and security staff;
@@ -507,10 +502,33 @@ FIRST_SIGHT_718_736 = _guard(
 # each of the four sets within every floor.
 FIRST_SIGHT_742_760 = _guard(
     {
-        "imminent_caught": 0.974,
-        "imminent_recall": 0.965,
-        "crisis_recall": 0.946,
-        "false_alarm_rate": 0.037,
+        "imminent_caught": 0.979,
+        "imminent_recall": 0.971,
+        "crisis_recall": 0.955,
+        "false_alarm_rate": 0.025,
+    }
+)
+# Eight blind 360s of 2026-12-04 (x766: online gamers and streamers; x772: LGBTQ+ young people;
+# x778: older adults, widowhood; x784: prison, parole and their families; x790: athletes and
+# coaches; x796: faith communities; x802: tech workers; x808: trades and long-haul drivers),
+# written after the rule that judged the all136 fine-tune (docs/moderation.md, "Fine-tuned on 136
+# files"); 16 messages found word for word in other labelled files were dropped (2,866 left).
+# Pooled, with the rules: 670 imminent caught, 1,403 crisis caught, 33 false alarms (all96: 662,
+# 1,398, 38).
+JUDGED_766_784 = _guard(
+    {
+        "imminent_caught": 0.985,
+        "imminent_recall": 0.979,
+        "crisis_recall": 0.980,
+        "false_alarm_rate": 0.029,
+    }
+)
+JUDGED_790_808 = _guard(
+    {
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.976,
+        "crisis_recall": 0.980,
+        "false_alarm_rate": 0.040,
     }
 )
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
@@ -520,9 +538,9 @@ FIRST_SIGHT_742_760 = _guard(
 TRAINING_262_292 = _guard(
     {
         "imminent_caught": 0.994,
-        "imminent_recall": 0.994,
-        "crisis_recall": 0.988,
-        "false_alarm_rate": 0.015,
+        "imminent_recall": 0.990,
+        "crisis_recall": 0.990,
+        "false_alarm_rate": 0.013,
     }
 )
 # train334-364.jsonl, pooled (2,160 messages): six more blind writers of the afternoon of
@@ -532,9 +550,9 @@ TRAINING_262_292 = _guard(
 TRAINING_334_364 = _guard(
     {
         "imminent_caught": 0.996,
-        "imminent_recall": 0.996,
+        "imminent_recall": 0.994,
         "crisis_recall": 0.992,
-        "false_alarm_rate": 0.014,
+        "false_alarm_rate": 0.008,
     }
 )
 # firstsight142-160 were first sight until rules round 38 (0.915 / 0.882 / 0.875 / 0.050 with
@@ -544,7 +562,7 @@ TRAINING_334_364 = _guard(
 TUNED_142_160 = _guard(
     {
         "imminent_caught": 1.000,
-        "imminent_recall": 1.000,
+        "imminent_recall": 0.997,
         "crisis_recall": 0.992,
         "false_alarm_rate": 0.000,
     }
@@ -719,6 +737,7 @@ TRAINING_POOLS = {
     "train394-424": _names("train", 394, 400, 406, 412, 418, 424),
     "x430-448": _names("firstsight", 430, 436, 442, 448),
     "x454-472": _names("firstsight", 454, 460, 466, 472),
+    "x478-712": _names("firstsight", *range(478, 713, 6)),
 }
 
 
@@ -779,22 +798,24 @@ SET_GUARDS = [
     _training_fit("x430-448", 1438, TRAINING_430_448),
     # x454-472: training data since the all96 retrain
     _training_fit("x454-472", 1439, TRAINING_454_472),
-    _first_sight((502, 508, 514, 520), 1440, FIRST_SIGHT_502_520),
-    _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496),
-    _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544),
-    _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592),
+    _first_sight((502, 508, 514, 520), 1440, FIRST_SIGHT_502_520, what="training-fit"),
+    _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496, what="training-fit"),
+    _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544, what="training-fit"),
+    _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592, what="training-fit"),
     # outside the head's training data and every decision
-    _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568),
+    _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568, what="training-fit"),
     # rules round 44's tuning sets
-    _first_sight((598, 604, 610, 616), 1430, TUNED_598_616, what="tuned"),
+    _first_sight((598, 604, 610, 616), 1430, TUNED_598_616, what="training-fit"),
     # rules round 45's tuning sets
-    _first_sight((622, 628, 634, 640), 1433, TUNED_622_640, what="tuned"),
-    _first_sight((646, 652, 658, 664), 1437, FIRST_SIGHT_646_664),
+    _first_sight((622, 628, 634, 640), 1433, TUNED_622_640, what="training-fit"),
+    _first_sight((646, 652, 658, 664), 1437, FIRST_SIGHT_646_664, what="training-fit"),
     # judged the fine-tuned encoder (docs/moderation.md, "Fine-tuned encoder")
-    _first_sight((670, 676, 682, 688), 1434, JUDGED_670_688, what="judged"),
-    _first_sight((694, 700, 706, 712), 1435, JUDGED_694_712, what="judged"),
-    _first_sight((718, 724, 730, 736), 1432, FIRST_SIGHT_718_736),
-    _first_sight((742, 748, 754, 760), 1433, FIRST_SIGHT_742_760),
+    _first_sight((670, 676, 682, 688), 1434, JUDGED_670_688, what="training-fit"),
+    _first_sight((694, 700, 706, 712), 1435, JUDGED_694_712, what="training-fit"),
+    _first_sight((718, 724, 730, 736), 1432, FIRST_SIGHT_718_736, what="calibration"),
+    _first_sight((742, 748, 754, 760), 1433, FIRST_SIGHT_742_760, what="calibration"),
+    _first_sight((766, 772, 778, 784), 1433, JUDGED_766_784, what="judged"),
+    _first_sight((790, 796, 802, 808), 1433, JUDGED_790_808, what="judged"),
 ]
 
 
@@ -829,8 +850,9 @@ def test_the_weights_name_the_files_they_were_trained_on() -> None:
     the stage first shipped with, the 11 labelled sets written next, two blind sets tuned on
     since (firstsight58, firstsight64), the sets written for training (train82-124), the four
     blind sets of rules round 38 (firstsight142-160), thirty more written for training
-    (train178-208, train226-256, train262-292, train334-364, train394-424) and the four final sets
-    of rules round 40 (firstsight430-448)."""
+    (train178-208, train226-256, train262-292, train334-364, train394-424), the final sets of
+    rules rounds 40 and 41 (firstsight430-472) and, since the all136 fine-tune, the forty final
+    sets x478-x712."""
     names = list(_trained_on())
     first = ["crisis-dev", "paraphrases", "heldout", *(f"heldout{n}" for n in range(2, 32))]
     later = [
@@ -864,7 +886,10 @@ def _texts(name: str) -> dict[str, str]:
 # final sets before x430 (of 6,480) are word for word in one of the head's training files, each with
 # the same label (short common lines two blind writers both wrote, 30-82 characters). They stay,
 # named here, so that no other can slip in unseen; x430-x448 were checked before they were scored
-# (two x436 lines dropped).
+# (two x436 lines dropped). Since the head trained on x478-x712 too (2026-12-04), one line of
+# x718 (a calibration set: it chose the thresholds, never the weights) is also in x682, with the
+# same label: "cant stop crying today and i dont even know why". x766-x808 were checked against
+# every labelled file before they were scored (16 lines dropped).
 KNOWN_OVERLAP = {
     ("firstsight130", "e130-082"),
     ("firstsight130", "e130-147"),
@@ -892,6 +917,7 @@ KNOWN_OVERLAP = {
     ("firstsight322", "x322-131"),
     ("firstsight328", "x328-161"),
     ("firstsight376", "x376-059"),
+    ("firstsight718", "x718-211"),
 }
 
 
