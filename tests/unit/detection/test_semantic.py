@@ -190,10 +190,12 @@ UNSEEN_BY_THE_HEAD = (
     *(742, 748, 754, 760),
     *(766, 772, 778, 784),
     *(790, 796, 802, 808),
+    *(814, 820, 826, 832),
+    *(838, 844, 850, 856),
 )
 # Since the all136 fine-tune (2026-12-04) x478-x712 are its training data (TRAINING_POOLS),
-# x718-x760 chose its thresholds and x766-x808 judged it; every figure below is the all136
-# head's (rules round 45), each comment's history aside.
+# x718-x760 chose its thresholds, x766-x808 judged it and x814-x856 are its first sight; every
+# figure below is the all136 head's (rules round 45), each comment's history aside.
 # Every final set the shipped head was judged on or never saw.
 UNSEEN_SETS = ("firstsight70", "firstsight76", *(f"firstsight{n}" for n in UNSEEN_BY_THE_HEAD))
 FIRST_SIGHT_130_136 = _guard(
@@ -531,6 +533,30 @@ JUDGED_790_808 = _guard(
         "false_alarm_rate": 0.040,
     }
 )
+# Eight blind 360s of 2026-12-05 (x814: new parents, pregnancy and postpartum; x820: university
+# students; x826: military veterans and service families; x832: nurses, paramedics and hospital
+# workers; x838: farmers and rural towns; x844: immigrants and refugees; x850: musicians, artists
+# and night-shift hospitality; x856: high-school teens), written to judge a rules round that did
+# not ship (docs/moderation.md, "Rules round 46"); 15 messages found word for word in other
+# labelled files were dropped (2,865 left). First sight of the shipped all136 head: every set
+# within every floor; pooled 670 imminent caught of 677, 1,399 crisis of 1,428, 16 false alarms of
+# 960.
+FIRST_SIGHT_814_832 = _guard(
+    {
+        "imminent_caught": 0.991,
+        "imminent_recall": 0.985,
+        "crisis_recall": 0.978,
+        "false_alarm_rate": 0.025,
+    }
+)
+FIRST_SIGHT_838_856 = _guard(
+    {
+        "imminent_caught": 0.988,
+        "imminent_recall": 0.974,
+        "crisis_recall": 0.982,
+        "false_alarm_rate": 0.008,
+    }
+)
 # train262-292.jsonl, pooled (2,160 messages): six more blind writers of the morning of
 # 2026-12-02, written for training; training data since the all76 retrain, so a TRAINING-FIT
 # guard. (With all76 their false alarms, 0.035, were the highest training fit of any sets; 0.015
@@ -816,6 +842,8 @@ SET_GUARDS = [
     _first_sight((742, 748, 754, 760), 1433, FIRST_SIGHT_742_760, what="calibration"),
     _first_sight((766, 772, 778, 784), 1433, JUDGED_766_784, what="judged"),
     _first_sight((790, 796, 802, 808), 1433, JUDGED_790_808, what="judged"),
+    _first_sight((814, 820, 826, 832), 1432, FIRST_SIGHT_814_832),
+    _first_sight((838, 844, 850, 856), 1433, FIRST_SIGHT_838_856),
 ]
 
 
