@@ -54,6 +54,8 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -360,17 +362,21 @@ def net_probabilities(net: Net, model_dir: Path, texts: list[str]) -> Any:
     return out
 
 
+def staged_probabilities(model: S.Model, texts: list[str]) -> Any:
+    """The exported head's probabilities of `texts` as the stage computes them (fast encoder,
+    256 tokens)."""
+    return np.array([model.probabilities(text) for text in texts])
+
+
 def choose(
-    net: Net,
-    model_dir: Path,
+    new_probabilities: Callable[[list[str]], Any],
     old: S.Model,
     cal: tuple[str, ...] = CAL,
     margin: float = 0.01,
-    new: S.Model | None = None,
 ) -> tuple[float, float]:
-    """th and ti on the sets `cal` by the rule in the module's docstring, from the net's own
-    probabilities (`net_probabilities`: how the all96 head's thresholds were chosen), or, given
-    `new` (the exported head as the stage loads it), from the stage's own."""
+    """th and ti on the sets `cal` by the rule in the module's docstring, from the new head's
+    probabilities of the texts: the net's own (`net_probabilities`: how the all96 head's
+    thresholds were chosen) or the exported head's as the stage loads it (``--as-staged``)."""
     rows = _cal_rows(cal)
     gold = np.array([r[1] for r in rows])
     rules = np.array([r[2] for r in rows])
@@ -382,11 +388,8 @@ def choose(
         return np.maximum(rules, stage)
 
     texts = [r[0] for r in rows]
-    if new is None:
-        new_p = net_probabilities(net, model_dir, texts)
-    else:
-        new_p = np.array([new.probabilities(text) for text in texts])
-    old_p = np.array([old.probabilities(r[0]) for r in rows])
+    new_p = new_probabilities(texts)
+    old_p = staged_probabilities(old, texts)
     caught, crisis, recalled, _, _ = _figures(gold, final(old_p, old.th, old.ti))
     need_caught = caught + round(margin * int((gold == 3).sum()))
     need_crisis = crisis + round(margin * int((gold >= 2).sum()))
@@ -453,9 +456,12 @@ def main() -> None:
     if args.choose:
         cal = tuple(args.cal.split(",")) if args.cal else CAL
         assert not set(cal) & set(T.FILE_LISTS[args.files]), "a CAL set is training data"
-        staged = S.Model(model_dir, data=args.out) if args.as_staged else None
-        old = S.Model(model_dir, data=args.choose)
-        th, ti = choose(net, model_dir, old, cal, args.margin, staged)
+        probabilities = (
+            partial(staged_probabilities, S.Model(model_dir, data=args.out))
+            if args.as_staged
+            else partial(net_probabilities, net, model_dir)
+        )
+        th, ti = choose(probabilities, S.Model(model_dir, data=args.choose), cal, args.margin)
         print(f"chosen on CAL: th {th} ti {ti}")
         export(net, args.out, args.files, th, ti, model_dir)
     if args.reference:

@@ -183,8 +183,9 @@ FILE_LISTS = {
     # all128: all96 and the 32 final sets x478-x664 (a fine-tuned candidate judged on x742-x760,
     # not shipped: docs/moderation.md, "Fine-tuned on 128 files")
     "all128": (*ALL96, *(f"firstsight{n}" for n in range(478, 665, 6))),
-    # all136: all128 and x670-x712, the sets candidate 3 chose its thresholds on (a fine-tuned
-    # candidate with thresholds chosen on x718-x760, judged on x766-x808: docs/moderation.md)
+    # all136: all128 and x670-x712, the sets candidate 3 chose its thresholds on (the fine-tuned
+    # head shipped on 2026-12-04, thresholds chosen on x718-x760, judged on x766-x808:
+    # docs/moderation.md, "Fine-tuned on 136 files")
     "all136": (*ALL96, *(f"firstsight{n}" for n in range(478, 713, 6))),
 }
 # The list the committed weights in moderation/detection/data/semantic were trained on: all136

@@ -824,11 +824,13 @@ SET_GUARDS = [
     _training_fit("x430-448", 1438, TRAINING_430_448),
     # x454-472: training data since the all96 retrain
     _training_fit("x454-472", 1439, TRAINING_454_472),
+    # x478-x712 (TRAINING_POOLS "x478-712"): training data since the all136 fine-tune, guarded
+    # four sets at a time; each comment says what the sets were before it
     _first_sight((502, 508, 514, 520), 1440, FIRST_SIGHT_502_520, what="training-fit"),
     _first_sight((478, 484, 490, 496), 1436, FIRST_SIGHT_478_496, what="training-fit"),
     _first_sight((526, 532, 538, 544), 1437, FIRST_SIGHT_526_544, what="training-fit"),
     _first_sight((574, 580, 586, 592), 1435, FIRST_SIGHT_574_592, what="training-fit"),
-    # outside the head's training data and every decision
+    # outside every head's training data and every decision until the all136 fine-tune
     _first_sight((550, 556, 562, 568), 1438, FIRST_SIGHT_550_568, what="training-fit"),
     # rules round 44's tuning sets
     _first_sight((598, 604, 610, 616), 1430, TUNED_598_616, what="training-fit"),
@@ -838,6 +840,7 @@ SET_GUARDS = [
     # judged the fine-tuned encoder (docs/moderation.md, "Fine-tuned encoder")
     _first_sight((670, 676, 682, 688), 1434, JUDGED_670_688, what="training-fit"),
     _first_sight((694, 700, 706, 712), 1435, JUDGED_694_712, what="training-fit"),
+    # chose the all136 head's thresholds; judged it; its first sight
     _first_sight((718, 724, 730, 736), 1432, FIRST_SIGHT_718_736, what="calibration"),
     _first_sight((742, 748, 754, 760), 1433, FIRST_SIGHT_742_760, what="calibration"),
     _first_sight((766, 772, 778, 784), 1433, JUDGED_766_784, what="judged"),
@@ -916,8 +919,8 @@ def _texts(name: str) -> dict[str, str]:
 # named here, so that no other can slip in unseen; x430-x448 were checked before they were scored
 # (two x436 lines dropped). Since the head trained on x478-x712 too (2026-12-04), one line of
 # x718 (a calibration set: it chose the thresholds, never the weights) is also in x682, with the
-# same label: "cant stop crying today and i dont even know why". x766-x808 were checked against
-# every labelled file before they were scored (16 lines dropped).
+# same label: "cant stop crying today and i dont even know why". x766-x808 and x814-x856 were
+# checked against every labelled file before they were scored (16 and 15 lines dropped).
 KNOWN_OVERLAP = {
     ("firstsight130", "e130-082"),
     ("firstsight130", "e130-147"),
